@@ -1,0 +1,107 @@
+"""Generic CSV / TSV / Parquet / JSONL logs with a column mapping and an explicit time unit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InputError
+from .readers import read_delimited, read_text
+from .schema import EventLog, catalog_from_events, validate_catalog, validate_events
+
+TIMESTAMP_UNITS = ("s", "ms", "us", "ns", "iso")
+
+
+@dataclass
+class TabularSpec:
+    """How to read a user's own log files. Every field can come from the CLI or a YAML config."""
+
+    events: str = field(metadata={"help": "path of the events file (.csv, .tsv, .parquet, .jsonl)"})
+    catalog: str | None = field(default=None, metadata={"help": "path of the item catalog file, optional"})
+    map: dict[str, str] = field(default_factory=dict, metadata={
+        "help": "our event column -> your column, e.g. {user_id: uid, timestamp: ts}"})
+    catalog_map: dict[str, str] = field(default_factory=dict, metadata={
+        "help": "our catalog column -> your column, e.g. {title: name, genres: categories}"})
+    timestamp_unit: str = field(default="s", metadata={
+        "help": f"unit of the timestamp column: one of {TIMESTAMP_UNITS} ('iso' parses date strings)"})
+    timestamp_format: str | None = field(default=None, metadata={
+        "help": "strftime format for date strings, e.g. '%Y-%m-%d %H:%M' (implies parsing strings)"})
+    encoding: str = field(default="utf-8", metadata={"help": "text encoding of CSV/TSV/JSONL files"})
+    dedupe: bool = field(default=False, metadata={"help": "drop exact duplicate events instead of failing"})
+    drop_unknown_items: bool = field(default=False, metadata={"help": "drop events whose item is not in the catalog"})
+
+    def __post_init__(self):
+        if self.timestamp_unit not in TIMESTAMP_UNITS:
+            raise InputError(f"timestamp_unit '{self.timestamp_unit}' is unknown", field="timestamp_unit",
+                             fix=f"use one of {TIMESTAMP_UNITS}")
+
+
+def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        if not path.exists():
+            raise InputError("file not found", file=path, fix="check the path")
+        import pyarrow.lib
+        try:
+            return pd.read_parquet(path)
+        except (pyarrow.lib.ArrowInvalid, OSError) as err:
+            raise InputError(f"not a readable Parquet file ({err})", file=path, fix="re-export it") from None
+    if suffix in (".jsonl", ".ndjson"):
+        import io
+        text = read_text(path, encoding)
+        try:
+            return pd.read_json(io.StringIO(text), lines=True, dtype=False)
+        except ValueError as err:
+            raise InputError(f"not valid JSON lines ({err})", file=path, fix="one JSON object per line") from None
+    if suffix in (".csv", ".tsv", ".txt"):
+        return read_delimited(path, "\t" if suffix == ".tsv" else ",", encoding=encoding)
+    raise InputError(f"unknown file type '{suffix}'", file=path, fix="use .csv, .tsv, .parquet or .jsonl")
+
+
+def _rename(df: pd.DataFrame, mapping: dict[str, str], path: Path) -> pd.DataFrame:
+    absent = {ours: theirs for ours, theirs in mapping.items() if theirs not in df.columns}
+    if absent:
+        ours, theirs = next(iter(absent.items()))
+        raise InputError(f"mapped column '{theirs}' (for {ours}) not found; columns are {list(df.columns)}",
+                         file=path, field=theirs, fix="fix the column map")
+    return df.rename(columns={theirs: ours for ours, theirs in mapping.items()})
+
+
+def to_unix_seconds(values: pd.Series, unit: str, fmt: str | None, path: Path) -> pd.Series:
+    if fmt or unit == "iso":
+        parsed = pd.to_datetime(values, format=fmt, errors="coerce", utc=True)
+        bad = parsed.isna()
+        if bad.any():
+            pos = int(bad.to_numpy().nonzero()[0][0])
+            raise InputError(f"cannot parse timestamp '{values.iloc[pos]}'", file=path, row=pos + 2,
+                             field="timestamp", fix="set --timestamp-format to the file's date format")
+        return (parsed.astype("int64") // 10**9 if parsed.dtype.unit == "ns"
+                else parsed.map(lambda t: int(t.timestamp())))
+    num = pd.to_numeric(values, errors="coerce")
+    if num.isna().any():
+        pos = int(num.isna().to_numpy().nonzero()[0][0])
+        raise InputError(f"timestamp '{values.iloc[pos]}' is not a number", file=path, row=pos + 2,
+                         field="timestamp", fix="set --timestamp-unit iso or --timestamp-format for date strings")
+    divisor = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
+    return (num // divisor).astype("int64")
+
+
+def load_tabular(spec: TabularSpec) -> EventLog:
+    events_path = Path(spec.events)
+    catalog = None
+    if spec.catalog:
+        cat_path = Path(spec.catalog)
+        catalog = validate_catalog(_rename(read_table(cat_path, spec.encoding), spec.catalog_map, cat_path),
+                                   file=cat_path)
+    df = _rename(read_table(events_path, spec.encoding), spec.map, events_path)
+    if "timestamp" in df.columns:
+        df["timestamp"] = to_unix_seconds(df["timestamp"], spec.timestamp_unit, spec.timestamp_format, events_path)
+    events = validate_events(df, file=events_path, catalog=catalog,
+                             on_duplicate="drop" if spec.dedupe else "error",
+                             on_unknown_item="drop" if spec.drop_unknown_items else "error")
+    if catalog is None:
+        catalog = catalog_from_events(events)
+    return EventLog(events, catalog, name=events_path.stem, meta={"source": str(events_path), "format": "tabular"})
