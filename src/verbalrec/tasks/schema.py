@@ -125,7 +125,6 @@ def read_task_table(path: str | Path) -> pa.Table:
         if name not in table.column_names:
             typ = TASK_SCHEMA.field(name).type
             if name == "discovery":
-                col = pc.invert(pc.is_in(table["target_item"], value_set=pa.array([], pa.string())))
                 col = pa.array([t not in h for t, h in zip(table["target_item"].to_pylist(),
                                                            table["hist_item"].to_pylist())])
             else:
@@ -136,3 +135,17 @@ def read_task_table(path: str | Path) -> pa.Table:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
         raise InputError(f"a column has the wrong type ({err})", file=path,
                          fix="follow the task schema in verbalrec.tasks.schema") from None
+
+
+def training_sequences(train: TaskSet) -> dict[str, list[str]]:
+    """Per user, the chronological items of every training task's history and target, each event
+    once. Classical rankers fit on these, so they see exactly what training tasks hold."""
+    events: dict[str, dict[tuple, str]] = {}
+    cols = train.table.select(["user_id", "target_time", "target_item", "hist_time", "hist_item"]).to_pydict()
+    for user, tt, ti, hts, his in zip(cols["user_id"], cols["target_time"], cols["target_item"],
+                                      cols["hist_time"], cols["hist_item"]):
+        seen = events.setdefault(user, {})
+        # key by (time, item, occurrence) so repeated plays at distinct times all count
+        for t, i in zip(hts + [tt], his + [ti]):
+            seen.setdefault((t, i), i)
+    return {u: [i for _, i in sorted(ev.items(), key=lambda kv: kv[0][0])] for u, ev in events.items()}

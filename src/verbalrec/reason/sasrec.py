@@ -1,0 +1,201 @@
+"""SASRec (Kang & McAuley, 2018): a causal self-attention next-item model, as a Reasoner.
+
+The model embeds a user's last ``max_len`` items (item embedding + learned position
+embedding), runs ``layers`` causal self-attention blocks (each position attends only to itself
+and earlier, non-padding positions), and scores an item by the dot product of the last
+position's output with that item's embedding -- the same table as the input (shared). It is
+trained for next-item prediction at every position of each user's training sequence, with a
+full softmax over the vocabulary ("ce") or the paper's one-sampled-negative BCE ("bce").
+
+Vocabulary: index 0 is padding; the items of the training sequences and of the catalog get
+the other indices, so catalog items never seen in training still have a (random-init)
+embedding. History items outside the vocabulary are dropped; candidates outside it score
+``UNKNOWN_SCORE`` (finite, below every known item).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..errors import InputError, LeakageError
+from ..tasks.schema import Task, TaskSet
+from .base import Scores
+
+UNKNOWN_SCORE = -1e9
+LOSSES = ("ce", "bce")
+
+
+@dataclass
+class SASRecConfig:
+    hidden: int = field(default=64, metadata={"help": "embedding and hidden size"})
+    layers: int = field(default=2, metadata={"help": "number of self-attention blocks"})
+    heads: int = field(default=1, metadata={"help": "attention heads (must divide hidden)"})
+    max_len: int = field(default=50, metadata={"help": "most recent items the model reads"})
+    dropout: float = field(default=0.2, metadata={"help": "dropout rate on embeddings and blocks"})
+    pre_ln: bool = field(default=True, metadata={"help": "layer norm before (True) or after each sub-layer"})
+    epochs: int = field(default=100, metadata={"help": "passes over the training sequences"})
+    batch_size: int = field(default=128, metadata={"help": "sequence windows per optimizer step"})
+    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
+    seed: int = field(default=0, metadata={"help": "seed for init, dropout, shuffling and negatives"})
+    loss: str = field(default="ce", metadata={"help": f"one of {LOSSES}: full softmax, or 1 sampled negative"})
+    device: str = field(default="cpu", metadata={"help": "torch device, e.g. cpu or cuda"})
+
+    def __post_init__(self):
+        for name in ("hidden", "layers", "heads", "max_len", "epochs", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise InputError(f"{name} must be a positive integer, got {getattr(self, name)!r}",
+                                 field=name, fix=f"set {name} >= 1")
+        if self.hidden % self.heads:
+            raise InputError(f"heads ({self.heads}) must divide hidden ({self.hidden})", field="heads",
+                             fix="use e.g. heads 1 or 2 with hidden 64")
+        if not 0.0 <= self.dropout < 1.0:
+            raise InputError(f"dropout must be in [0, 1), got {self.dropout}", field="dropout", fix="use e.g. 0.2")
+        if not self.lr > 0:
+            raise InputError(f"lr must be positive, got {self.lr}", field="lr", fix="use e.g. 1e-3")
+        if self.loss not in LOSSES:
+            raise InputError(f"loss '{self.loss}' is unknown", field="loss", fix=f"use one of {LOSSES}")
+        try:
+            torch.device(self.device)
+        except RuntimeError:
+            raise InputError(f"device '{self.device}' is not a torch device", field="device",
+                             fix="use cpu or cuda") from None
+
+
+class _Net(nn.Module):
+    def __init__(self, n_items: int, cfg: SASRecConfig):
+        super().__init__()
+        self.heads, self.scale = cfg.heads, math.sqrt(cfg.hidden)
+        self.item = nn.Embedding(n_items, cfg.hidden, padding_idx=0)
+        with torch.no_grad():  # unit-norm-ish rows, so dot-product logits start near 0
+            self.item.weight.normal_(std=cfg.hidden ** -0.5)[0].zero_()
+        self.pos = nn.Embedding(cfg.max_len, cfg.hidden)
+        self.drop = nn.Dropout(cfg.dropout)
+        block = nn.TransformerEncoderLayer(cfg.hidden, cfg.heads, dim_feedforward=cfg.hidden, dropout=cfg.dropout,
+                                           batch_first=True, norm_first=cfg.pre_ln)
+        # Pre-LN blocks leave the residual stream un-normalised, hence a final norm (as the paper).
+        self.blocks = nn.TransformerEncoder(block, cfg.layers, norm=nn.LayerNorm(cfg.hidden) if cfg.pre_ln else None,
+                                            enable_nested_tensor=False)
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        """(B, L) left-padded item indices -> (B, L, hidden) states; position L-1 is the newest item."""
+        n = seq.shape[1]
+        keep = seq != 0
+        x = self.item(seq) * self.scale + self.pos.weight[-n:]
+        x = self.drop(x) * keep.unsqueeze(-1)
+        causal = torch.ones(n, n, dtype=torch.bool, device=seq.device).tril()
+        # Attend to earlier real items; a position may always see itself, so all-padding rows stay finite.
+        allowed = (causal & keep.unsqueeze(1)) | torch.eye(n, dtype=torch.bool, device=seq.device)
+        mask = (~allowed).repeat_interleave(self.heads, dim=0)
+        return self.blocks(x, mask=mask)
+
+
+class SASRecRanker:
+    """Reasoner wrapping SASRec; ``fit`` must get the train split only, ``score`` ignores contexts."""
+
+    name = "sasrec"
+
+    def __init__(self, config: SASRecConfig | None = None):
+        self.config = config or SASRecConfig()
+        self.index: dict[str, int] = {}
+        self.net: _Net | None = None
+        self.losses: list[float] = []
+
+    def fit(self, train: TaskSet) -> "SASRecRanker":
+        splits = set(train.table["split"].to_pylist())
+        if splits - {"train"}:
+            raise LeakageError(f"fit got tasks of split(s) {sorted(splits - {'train'})}", field="split",
+                               fix="pass task_set.split('train')")
+        cfg, dev = self.config, torch.device(self.config.device)
+        torch.manual_seed(cfg.seed)
+        seqs = user_sequences(train)
+        catalog = train.catalog["item_id"].astype(str).tolist() if "item_id" in train.catalog else []
+        vocab = dict.fromkeys([i for s in seqs.values() for i in s] + catalog)
+        self.index = {item: k + 1 for k, item in enumerate(vocab)}
+        data = torch.tensor([w for s in seqs.values() for w in _windows([self.index[i] for i in s], cfg.max_len)],
+                            dtype=torch.long).reshape(-1, cfg.max_len + 1)
+        self.net = _Net(len(self.index) + 1, cfg).to(dev)
+        opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(0.9, 0.98))
+        gen = torch.Generator().manual_seed(cfg.seed)
+        self.net.train()
+        bar = tqdm(range(cfg.epochs), desc="sasrec fit", disable=not sys.stderr.isatty(), leave=False)
+        for _ in bar:
+            total = 0.0
+            for idx in torch.randperm(len(data), generator=gen).split(cfg.batch_size):
+                batch = data[idx].to(dev)
+                loss = self._loss(self.net(batch[:, :-1]), batch[:, 1:], gen)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(idx)
+            self.losses.append(total / max(len(data), 1))
+            bar.set_postfix(loss=f"{self.losses[-1]:.3f}")
+        self.net.eval()
+        return self
+
+    def _loss(self, states: torch.Tensor, targets: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        real = targets != 0
+        h, pos = states[real], targets[real]
+        table = self.net.item.weight
+        if self.config.loss == "ce":
+            logits = h @ table.T
+            logits[:, 0] = -torch.inf  # padding is never a next item
+            return F.cross_entropy(logits, pos)
+        # The paper's loss: one uniform negative per position (may rarely hit a seen item).
+        neg = torch.randint(1, len(table), pos.shape, generator=gen).to(pos.device)
+        return -(F.logsigmoid((h * table[pos]).sum(-1)) + F.logsigmoid(-(h * table[neg]).sum(-1))).mean()
+
+    def score(self, tasks: Sequence[Task], contexts: Sequence[str] = ()) -> Scores:
+        if self.net is None:
+            raise RuntimeError("SASRecRanker.score called before fit")
+        parts = [self._score_batch(tasks[s:s + 256]) for s in range(0, len(tasks), 256)]
+        return Scores.concat(parts) if parts else Scores(np.zeros((0, 0)), np.zeros(0, bool))
+
+    @torch.no_grad()
+    def _score_batch(self, tasks: Sequence[Task]) -> Scores:
+        L, dev = self.config.max_len, torch.device(self.config.device)
+        hist = [[self.index[i] for i in t.hist_item if i in self.index][-L:] for t in tasks]
+        seq = torch.tensor([[0] * (L - len(h)) + h for h in hist], dtype=torch.long, device=dev)
+        user = self.net(seq)[:, -1]  # (B, hidden): the state after the newest item
+        width = max(len(t.candidates) for t in tasks)
+        cand = torch.tensor([[self.index.get(c, 0) for c in t.candidates] + [0] * (width - len(t.candidates))
+                             for t in tasks], dtype=torch.long, device=dev)
+        values = torch.einsum("bh,bnh->bn", user, self.net.item(cand)).double().cpu().numpy()
+        values[cand.cpu().numpy() == 0] = UNKNOWN_SCORE
+        for row, t in enumerate(tasks):
+            values[row, len(t.candidates):] = -np.inf  # padding columns, as Scores expects
+        return Scores(values, np.ones(len(tasks), bool))
+
+
+def user_sequences(train: TaskSet) -> dict[str, list[str]]:
+    """Each user's chronological item sequence: the union of their train tasks' histories and
+    targets, keyed by (time, item) so overlapping histories count once; ties keep task order."""
+    cols = train.table.select(["user_id", "target_time", "target_item", "hist_item", "hist_time"]).to_pydict()
+    events: dict[str, dict] = {}
+    for i in sorted(range(len(cols["user_id"])), key=lambda i: cols["target_time"][i]):
+        items, tt = cols["hist_item"][i], cols["target_time"][i]
+        times = cols["hist_time"][i] or []
+        if len(times) != len(items) or None in times:  # hist_time absent: keep this task's order
+            times = [tt] * len(items)
+        seen = events.setdefault(cols["user_id"][i], {})
+        for key in zip(times + [tt], items + [cols["target_item"][i]]):
+            seen.setdefault(key, None)
+    return {u: [item for _, item in sorted(ev, key=lambda k: k[0])] for u, ev in events.items()}
+
+
+def _windows(seq: list[int], max_len: int) -> list[list[int]]:
+    """Cut a sequence, from its end, into left-padded windows of max_len + 1 sharing one item,
+    so every item after the first is a training target exactly once."""
+    out = []
+    for end in range(len(seq), 1, -max_len):
+        w = seq[max(0, end - max_len - 1):end]
+        out.append([0] * (max_len + 1 - len(w)) + w)
+    return out
