@@ -1,0 +1,257 @@
+"""The ``verbalrec`` command: parse, call one function, print. Errors are one line, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .errors import InputError
+
+DEFAULT_RANKERS = "random,popularity,itemknn,sasrec"
+
+
+def _log_args(p: argparse.ArgumentParser, source_required: bool = False) -> None:
+    p.add_argument("source", nargs=None if source_required else "?", default=None,
+                   help="'ml-100k', a folder (saved log, RecBole atomic, MovieLens raw) or an events file")
+    g = p.add_argument_group("your own logs (CSV / TSV / Parquet / JSONL)")
+    g.add_argument("--config", help="YAML file with the fields below (events, catalog, map, ...)")
+    g.add_argument("--catalog", help="item catalog file")
+    g.add_argument("--map", help="our=theirs event columns, e.g. user_id=uid,item_id=sku,timestamp=ts")
+    g.add_argument("--catalog-map", help="our=theirs catalog columns, e.g. title=name,genres=cats")
+    g.add_argument("--timestamp-unit", help="s, ms, us, ns or iso (default s)")
+    g.add_argument("--timestamp-format", help="strftime format of date strings")
+    g.add_argument("--encoding", help="text encoding (default utf-8)")
+    g.add_argument("--dedupe", action="store_true", default=None, help="drop duplicate events")
+    g.add_argument("--drop-unknown-items", action="store_true", default=None, help="drop events not in the catalog")
+
+
+def _load_log(args):
+    from .config import parse_map, read_yaml
+    from .logs import TabularSpec, load_log
+
+    spec_fields = read_yaml(args.config) if args.config else {}
+    flags = {"catalog": args.catalog, "timestamp_unit": args.timestamp_unit, "encoding": args.encoding,
+             "timestamp_format": args.timestamp_format, "dedupe": args.dedupe,
+             "drop_unknown_items": args.drop_unknown_items,
+             "map": parse_map(args.map, "--map") or None, "catalog_map": parse_map(args.catalog_map, "--catalog-map") or None}
+    spec_fields.update({k: v for k, v in flags.items() if v is not None})
+    if spec_fields:
+        spec_fields.setdefault("events", args.source)
+        if not spec_fields.get("events"):
+            raise InputError("no events file given", field="events", fix="pass the events file or set events: in --config")
+        try:
+            spec = TabularSpec(**spec_fields)
+        except TypeError as err:
+            raise InputError(f"bad config field ({err})", file=args.config, fix="see `verbalrec data describe -h`") from None
+        return load_log(spec.events, spec)
+    if not args.source:
+        raise InputError("no logs given", field="source", fix="pass ml-100k, a folder or an events file")
+    return load_log(args.source)
+
+
+def cmd_data(args) -> None:
+    from .logs import save_log
+    if args.data_cmd == "synth":
+        from .config import given
+        from .logs.synthetic import SyntheticConfig, generate, write_truth
+        log, truth = generate(SyntheticConfig(**given(args, SyntheticConfig)))
+        save_log(log, args.out)
+        write_truth(truth, Path(args.out) / "truth.json")
+        print(json.dumps(log.describe(), indent=2))
+        print(f"wrote {args.out}")
+        return
+    log = _load_log(args)
+    if args.data_cmd == "convert":
+        save_log(log, args.out)
+        print(f"wrote {args.out}")
+    print(json.dumps(log.describe(), indent=2))
+
+
+def build_and_save_tasks(args):
+    from .config import given
+    from .tasks import TaskProtocol, build_tasks, preset, save_tasks
+    log = _load_log(args)
+    protocol = preset(args.preset, **given(args, TaskProtocol))
+    t0 = time.perf_counter()
+    tasks = build_tasks(log, protocol, progress=not args.quiet)
+    save_tasks(tasks, args.out)
+    print(f"{len(tasks)} tasks {tasks.meta['counts']} from {log.name} ({len(log.events)} events) "
+          f"in {time.perf_counter() - t0:.1f}s, leakage check passed -> {args.out}")
+    return tasks
+
+
+def _verbalizer(name: str, catalog):
+    from .verbalize.template import TemplateVerbalizer
+    if name in ("template", "template+meta"):
+        return TemplateVerbalizer(catalog, metadata=name == "template+meta")
+    raise InputError(f"unknown verbalizer '{name}'", field="verbalizer", fix="use template or template+meta")
+
+
+def cmd_verbalize(args) -> None:
+    from .atomic import write_text
+    from .tasks import load_tasks
+    tasks = load_tasks(args.tasks).split(args.split).head(args.limit)
+    verbalizer = _verbalizer(args.verbalizer, tasks.catalog)
+    texts = verbalizer.verbalize(tasks.tasks())
+    if args.out:
+        lines = [json.dumps({"task_id": t.task_id, "verbalizer": verbalizer.name, "text": x})
+                 for t, x in zip(tasks.tasks(), texts)]
+        write_text(args.out, "\n".join(lines) + "\n")
+        print(f"wrote {len(texts)} verbalizations to {args.out}")
+    else:
+        for t, x in zip(tasks.tasks(), texts):
+            print(f"# task {t.task_id} (target {t.target_item}, discovery={t.discovery})\n{x}\n")
+
+
+def run_eval(tasks, rankers: list[str], verbalizer_name: str, split: str, baseline: str | None,
+             seed: int, progress: bool) -> dict:
+    from .evaluate.loop import evaluate
+    from .evaluate.table import results_json
+    from .reason import make_ranker
+    train, test = tasks.split("train"), tasks.split(split)
+    if len(test) == 0:
+        raise InputError(f"no '{split}' tasks", field="split", fix="use --split train, valid or test")
+    verbalizer = _verbalizer(verbalizer_name, tasks.catalog)
+    results, timing = [], {}
+    for name in rankers:
+        ranker = make_ranker(name, seed)
+        t0 = time.perf_counter()
+        ranker.fit(train)
+        t1 = time.perf_counter()
+        results.append(evaluate(test, ranker, verbalizer, progress=progress))
+        timing[name] = {"fit_s": round(t1 - t0, 2), "score_s": round(time.perf_counter() - t1, 2)}
+    base = next((r for r in results if r.system == baseline), None) if baseline else None
+    if baseline and base is None:
+        raise InputError(f"baseline '{baseline}' is not among the rankers", field="baseline",
+                         fix=f"use one of {rankers}")
+    meta = {"split": split, "seed": seed, "tasks_meta": tasks.meta, "timing": timing, "verbalizer": verbalizer_name}
+    return results_json(results, base, meta)
+
+
+def cmd_eval(args) -> None:
+    from .atomic import write_json
+    from .evaluate.table import print_table
+    from .tasks import load_tasks
+    tasks = load_tasks(args.tasks)
+    if args.limit:
+        tasks = type(tasks)(tasks.table, tasks.catalog, tasks.meta)
+    doc = run_eval(tasks, args.rankers.split(","), args.verbalizer, args.split, args.baseline, args.seed,
+                   not args.quiet)
+    print_table(doc, title=f"{args.tasks} — {args.split} split")
+    if args.out:
+        write_json(args.out, doc)
+        print(f"wrote {args.out}")
+
+
+def cmd_tasks(args) -> None:
+    if args.tasks_cmd == "build":
+        build_and_save_tasks(args)
+    else:
+        from .tasks import load_tasks
+        tasks = load_tasks(args.tasks)
+        print(json.dumps({**tasks.meta, "n_tasks": len(tasks), "n_candidates": tasks.n_candidates}, indent=2))
+
+
+def cmd_demo(args) -> None:
+    """The main job on the embedded default: ml-100k -> paper tasks -> baselines -> table."""
+    from .atomic import write_json
+    from .evaluate.table import print_table
+    from .verbalize.template import TemplateVerbalizer
+    t0 = time.perf_counter()
+    args.source, args.config = args.source or "ml-100k", None
+    args.catalog = args.map = args.catalog_map = args.timestamp_unit = args.timestamp_format = None
+    args.encoding = args.dedupe = args.drop_unknown_items = None
+    out = Path(args.out)
+    for f in ("history_len", "n_candidates", "negatives", "split", "time_fractions", "train_tasks_per_user",
+              "eval_tasks_per_user", "min_history", "popularity_power", "hard_pool", "name"):
+        setattr(args, f, None)
+    args.out = str(out / "tasks")
+    tasks = build_and_save_tasks(args)
+    example = tasks.split("test").head(1).tasks()[0]
+    print("\nTemplate verbalization of a test history (last 5 of", len(example.hist_item), "lines):")
+    print("\n".join(TemplateVerbalizer(tasks.catalog).verbalize([example])[0].splitlines()[-5:]), "\n")
+    doc = run_eval(tasks, args.rankers.split(","), "template", "test", "random", args.seed, not args.quiet)
+    print_table(doc, title=f"{tasks.meta['log']} · preset {args.preset} · test split")
+    write_json(out / "results.json", doc)
+    print(f"wrote {out / 'results.json'} · total {time.perf_counter() - t0:.0f}s")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .config import add_fields
+    from .tasks import TaskProtocol
+    parser = argparse.ArgumentParser(prog="verbalrec", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    data = sub.add_parser("data", help="load, convert, describe logs; generate synthetic logs")
+    dsub = data.add_subparsers(dest="data_cmd", required=True)
+    _log_args(dsub.add_parser("describe", help="validate logs and print a summary"))
+    conv = dsub.add_parser("convert", help="validate logs and save them as a verbalrec log folder")
+    _log_args(conv)
+    conv.add_argument("--out", required=True)
+    synth = dsub.add_parser("synth", help="generate synthetic streaming logs")
+    synth.add_argument("--out", required=True)
+    try:
+        from .logs.synthetic import SyntheticConfig
+        add_fields(synth, SyntheticConfig)
+    except ImportError:  # pragma: no cover
+        pass
+
+    tasks = sub.add_parser("tasks", help="build or describe reranking tasks")
+    tsub = tasks.add_subparsers(dest="tasks_cmd", required=True)
+    build = tsub.add_parser("build", help="logs -> task folder (Parquet), with the leakage check")
+    _log_args(build)
+    build.add_argument("--preset", default="paper", help="paper (H=100, N=10) or llara (H=10, N=20)")
+    build.add_argument("--out", required=True, help="task folder to write")
+    build.add_argument("--quiet", action="store_true")
+    add_fields(build, TaskProtocol, exclude=("name",))
+    desc = tsub.add_parser("describe", help="print a task folder's manifest")
+    desc.add_argument("tasks")
+
+    verb = sub.add_parser("verbalize", help="print or write verbalizations of tasks")
+    verb.add_argument("tasks", help="task folder or task Parquet file")
+    verb.add_argument("--verbalizer", default="template", help="template or template+meta")
+    verb.add_argument("--split", default="test")
+    verb.add_argument("--limit", type=int, default=3)
+    verb.add_argument("--out", help="write JSON lines here instead of printing")
+
+    ev = sub.add_parser("eval", help="tasks x verbalizer x rankers -> metrics table + JSON")
+    ev.add_argument("tasks", help="task folder or task Parquet file")
+    ev.add_argument("--rankers", default=DEFAULT_RANKERS, help=f"comma-separated, from {DEFAULT_RANKERS}")
+    ev.add_argument("--verbalizer", default="template")
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--baseline", default="random", help="Δ%% is reported relative to this system")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
+    ev.add_argument("--out", help="write the results JSON here")
+    ev.add_argument("--quiet", action="store_true")
+
+    demo = sub.add_parser("demo", help="the main job: ml-100k, paper tasks, every baseline")
+    demo.add_argument("source", nargs="?", default="ml-100k")
+    demo.add_argument("--preset", default="paper")
+    demo.add_argument("--rankers", default=DEFAULT_RANKERS)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--out", default="runs/demo")
+    demo.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"data": cmd_data, "tasks": cmd_tasks, "verbalize": cmd_verbalize, "eval": cmd_eval,
+               "demo": cmd_demo}[args.cmd]
+    try:
+        handler(args)
+    except InputError as err:
+        print(f"verbalrec: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("verbalrec: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
