@@ -81,9 +81,9 @@ class SyntheticConfig:
     episodes_per_series: tuple = field(default=(6, 30), metadata={
         "help": "(min, max) episodes per show, split into seasons of at most 10"})
     n_genres: int = field(default=15, metadata={"help": f"taste dimensions: the first N of {len(GENRES)} genres"})
-    taste_concentration: float = field(default=0.3, metadata={
+    taste_concentration: float = field(default=0.25, metadata={
         "help": "Dirichlet alpha of user tastes over genres; small = few favourite genres"})
-    explore: float = field(default=0.15, metadata={"help": "share of fresh picks whose genre ignores taste"})
+    explore: float = field(default=0.1, metadata={"help": "share of fresh picks whose genre ignores taste"})
     start: str = field(default="2024-01-01", metadata={"help": "first day of the log (UTC date)"})
     days: int = field(default=180, metadata={"help": "length of the log in days"})
     weekend_boost: float = field(default=1.6, metadata={"help": "sessions on a weekend day vs a weekday"})
@@ -91,8 +91,8 @@ class SyntheticConfig:
     film_share: float = field(default=0.45, metadata={"help": "share of fresh picks that are films (else shows)"})
     binge_mean: float = field(default=2.5, metadata={"help": "mean consecutive episodes per show pick"})
     return_prob: float = field(default=0.4, metadata={"help": "chance a pick returns to a title picked before"})
-    rewatch_prob: float = field(default=0.3, metadata={"help": "chance a return to a film is kept as a rewatch"})
-    resume_prob: float = field(default=0.5, metadata={"help": "chance a partial play is resumed next session"})
+    rewatch_prob: float = field(default=0.5, metadata={"help": "chance a return to a film is kept as a rewatch (and a finished show is restarted)"})
+    resume_prob: float = field(default=0.7, metadata={"help": "chance a partial play is resumed next session"})
     thumb_rate: float = field(default=0.12, metadata={"help": "base chance of a thumb after a play"})
     list_prob: float = field(default=0.1, metadata={"help": "chance a fresh pick was added to the list before"})
     noise_share: float = field(default=0.25, metadata={"help": "target share of events that are trailers/previews"})
@@ -232,21 +232,20 @@ def _ranks(counts: np.ndarray) -> np.ndarray:
 
 
 def _signal_per_session(cfg: SyntheticConfig) -> float:
-    plays = cfg.film_share + (1 - cfg.film_share) * cfg.binge_mean * 0.85  # some shows run out
+    plays = cfg.film_share + (1 - cfg.film_share) * cfg.binge_mean * 1.25  # liked shows run longer
     picks = (1 - _BROWSE_ONLY) * cfg.picks_per_session
     return picks * (plays * (1 + cfg.thumb_rate + 0.12 * cfg.resume_prob) + cfg.list_prob) + cfg.list_prob / 2
 
 
 def _chunk(rng, cfg: SyntheticConfig, cat: dict, C: int, t0: int, dow0: int) -> tuple[dict, dict]:
     G, k_sig = cfg.n_genres, _signal_per_session(cfg)
-    noise_rate = cfg.noise_share / (1 - cfg.noise_share) * k_sig
     # Users: planted taste, device mix, peak hour, activity.
     taste = rng.dirichlet(np.full(G, cfg.taste_concentration), C)
     taste_cdf = _cdf_rows((1 - cfg.explore) * taste + cfg.explore * cat["gpop"])
     noise_cdf = _cdf_rows(cfg.noise_taste * taste + (1 - cfg.noise_taste) * cat["gpop"])
     dev_mix = rng.dirichlet(DEVICE_BASE * 8, C)
     peak = rng.choice([21.0, 13.0, 0.5], C, p=[0.75, 0.15, 0.1]) + rng.normal(0, 1.2, C)
-    mean_sess = cfg.events_per_user / (k_sig + noise_rate)
+    mean_sess = cfg.events_per_user * (1 - cfg.noise_share) / k_sig
     n_sess = 1 + rng.poisson(np.maximum(mean_sess * rng.gamma(2.0, 0.5, C) - 1, 0))
     # Sessions: weekend-weighted day, hour near the user's peak or on the service curve.
     su = np.repeat(np.arange(C), n_sess)
@@ -259,6 +258,8 @@ def _chunk(rng, cfg: SyntheticConfig, cat: dict, C: int, t0: int, dow0: int) -> 
     start = start[np.lexsort((start, su))]
     device = _draw(rng, _cdf_rows(dev_mix), su, len(DEVICES))
     n_pick = np.where(rng.random(S) < _BROWSE_ONLY, 0, rng.geometric(1 / cfg.picks_per_session, S))
+    first = np.searchsorted(su, np.arange(C))
+    n_pick[first] = np.maximum(n_pick[first], 1)  # every user watches something
     # Picks: fresh (genre from taste, title by popularity) or a return to an earlier pick.
     ps = np.repeat(np.arange(S), n_pick)
     pu, block = su[ps], _ranks(n_pick) + 1
@@ -273,11 +274,18 @@ def _chunk(rng, cfg: SyntheticConfig, cat: dict, C: int, t0: int, dow0: int) -> 
     while not np.array_equal(root, root[root]):  # pointer jumping: follow returns to the first pick
         root = root[root]
     title = fresh[root]
-    drop = is_ret & (cat["kind"][title] == 0) & (rng.random(P) >= cfg.rewatch_prob)
+
+    def affinity(t):  # taste mass on the title's genres, relative to the user's favourite genre
+        return np.clip((taste[pu] * (cat["member"][t] > 0)).sum(1) / taste[pu].max(1), 0, 1)
+    # Users come back to what they like: a return is kept with chance ~ affinity (films: rarely).
+    keep = rng.random(P) < affinity(title) * np.where(cat["kind"][title] == 0, cfg.rewatch_prob, 1.0)
+    drop = is_ret & ~keep
     title[drop], is_ret[drop] = fresh[drop], False
-    # Shows: each pick binges on from where this user stopped; episodes past the end are not played.
+    aff = affinity(title)
+    # Shows: liked shows are binged longer, on from where this user stopped.
     is_show = cat["kind"][title] == 1
-    want = np.where(is_show, np.minimum(rng.geometric(1 / cfg.binge_mean, P), 50), 1)
+    binge = 1 + (cfg.binge_mean - 1) * 2 * aff ** 2
+    want = np.where(is_show, np.minimum(rng.geometric(1 / binge), 50), 1)
     order = np.argsort(pu.astype(np.int64) * len(cat["kind"]) + title, kind="stable")
     key_sorted = (pu.astype(np.int64) * len(cat["kind"]) + title)[order]
     cs = np.cumsum(want[order]) - want[order]
@@ -286,13 +294,15 @@ def _chunk(rng, cfg: SyntheticConfig, cat: dict, C: int, t0: int, dow0: int) -> 
     ep0 = np.empty(P, np.int64)
     ep0[order] = cs - cs[first_of]
     ep0[~is_show] = 0
-    n_play = np.clip(cat["n_items"][title] - ep0, 0, want)
+    n_eps = cat["n_items"][title]
+    wrap = rng.random(P) < cfg.rewatch_prob  # a finished show is rewatched from the start, or left
+    n_play = np.where(wrap, want, np.clip(n_eps - ep0, 0, want))
     # Plays: affinity -> full vs partial, thumbs; partial plays may resume next session.
-    aff = (taste[pu] * (cat["member"][title] > 0)).sum(1) / taste[pu].max(1)
     k = np.repeat(np.arange(P), n_play)
-    ep, a, n = _ranks(n_play), np.clip(aff[k], 0, 1), len(k)
-    item, sess = cat["first_item"][title[k]] + ep0[k] + ep, ps[k]
-    full = rng.random(n) < 0.3 + 0.6 * a
+    ep, a, n = _ranks(n_play), aff[k], len(k)
+    item, sess = cat["first_item"][title[k]] + (ep0[k] + ep) % n_eps[k], ps[k]
+    last = ep == n_play[k] - 1  # the last title of a pick is often left unfinished (bedtime)
+    full = rng.random(n) < 0.3 + 0.6 * a - 0.25 * last
     frac = np.where(full, rng.uniform(0.93, 1.0, n), np.clip(rng.beta(1.3, 3.5, n), 0.02, 0.9))
     rt = cat["runtime"][item]
     key = block[k] * 4096 + 2 * ep + 2
@@ -301,13 +311,14 @@ def _chunk(rng, cfg: SyntheticConfig, cat: dict, C: int, t0: int, dow0: int) -> 
     has_next = (sess + 1 < S) & (su[np.minimum(sess + 1, S - 1)] == su[sess])
     res = ~full & (frac > 0.15) & has_next & (rng.random(n) < cfg.resume_prob)
     # List adds: for fresh picks, in a session at or before the pick; plus unwatched wishes.
-    lp = np.flatnonzero(~is_ret & (n_play > 0) & (rng.random(P) < cfg.list_prob))
+    lp = np.flatnonzero(~is_ret & (n_play > 0) & (ep0 < n_eps) & (rng.random(P) < cfg.list_prob))
     lp_sess = np.searchsorted(su, pu[lp]) + (rng.random(len(lp)) * (ps[lp] - np.searchsorted(su, pu[lp]) + 1)).astype(int)
     n_wish = rng.poisson(cfg.list_prob / 2, S)
     wish_s = np.repeat(np.arange(S), n_wish)
     wish = _pick_titles(rng, cat, (rng.random(len(wish_s)) >= cfg.film_share) * G + _draw(rng, taste_cdf, su[wish_s], G))
     # Noise: trailers and previews while browsing, titles only weakly tied to taste.
-    n_noise = rng.poisson(noise_rate, S)
+    signal = n + up.sum() + down.sum() + res.sum() + len(lp) + len(wish)
+    n_noise = rng.poisson(cfg.noise_share / (1 - cfg.noise_share) * signal / S, S)
     ns = np.repeat(np.arange(S), n_noise)
     nt = _pick_titles(rng, cat, (rng.random(len(ns)) >= cfg.film_share) * G + _draw(rng, noise_cdf, su[ns], G))
     is_prev = rng.random(len(ns)) < cfg.preview_share
@@ -345,7 +356,7 @@ def _chunk(rng, cfg: SyntheticConfig, cat: dict, C: int, t0: int, dow0: int) -> 
     ev = dict(user=su[e_sess], ts=t0 + start[e_sess] + offset, item=e_item, eng=e_eng,
               dur=np.round(e_dur, 2), dev=device[e_sess].astype(np.int8))
     return ev, dict(taste=taste, dev_mix=dev_mix, peak=peak % 24, returns=int(is_ret.sum()),
-                    resumes=int(res.sum()), picks=P)
+                    resumes=int(res.sum()), picks=P, sessions=S)
 
 
 def _play_stats(ev: dict, cat: dict, n_items: int) -> dict:
@@ -388,7 +399,7 @@ def generate(config: SyntheticConfig) -> tuple[EventLog, dict]:
     events = pd.DataFrame({"user_id": strings(users, ev["user"]), "timestamp": ev["ts"],
                            "item_id": strings(catalog["item_id"].to_numpy(object), ev["item"]),
                            "engagement": strings(ENGAGEMENT_CODES, ev["eng"]),
-                           "duration_min": ev["dur"].astype(np.float64), "device": DEVICES[ev["dev"]],
+                           "duration_min": ev["dur"].astype(np.float64), "device": pd.Series(DEVICES[ev["dev"]], dtype=object),
                            "rating": np.full(len(ev["ts"]), np.nan)})[EVENT_COLUMNS]
     log = EventLog(events, catalog, name=f"synthetic-{cfg.seed}", meta={"source": "synthetic", "config": asdict(cfg)})
     return log, _truth(cfg, ev, infos, stats, users)
@@ -411,6 +422,7 @@ def _truth(cfg, ev, infos, stats, users) -> dict:
                   "replay_share": 1 - stats["first_plays"] / max(plays, 1),
                   "returns": sum(i["returns"] for i in infos), "resumes": sum(i["resumes"] for i in infos),
                   "picks": sum(i["picks"] for i in infos)},
+        "sessions": sum(i["sessions"] for i in infos),
         "users": {u: {"top_genres": [[genres[g], round(float(taste[i, g]), 4)] for g in top[i]],
                       "devices": {d: round(float(w), 3) for d, w in zip(DEVICES, dev_mix[i])},
                       "peak_hour": round(float(peak[i]), 1)} for i, u in enumerate(users)},
