@@ -36,14 +36,13 @@ from .schema import EVENT_COLUMNS, NOISE_ENGAGEMENTS, EventLog, validate_catalog
 GENRES = ["Drama", "Comedy", "Thriller", "Action", "Documentary", "Crime", "Romance", "Sci-Fi",
           "Animation", "Horror", "Fantasy", "Family", "Mystery", "Reality", "Anime"]
 GENRE_POP = np.array([14, 12, 9, 9, 6, 7, 6, 5, 5, 5, 4, 4, 4, 3, 3], float)
-GENRE_TAGS = [["slow-burn", "heartfelt", "family saga"], ["witty", "feel-good", "quirky"],
-              ["suspenseful", "twisty", "paranoid"], ["explosive", "revenge", "high-stakes"],
-              ["true story", "eye-opening", "nature"], ["heist", "gritty", "police"],
-              ["romantic", "bittersweet", "second chances"], ["dystopian", "space", "time travel"],
-              ["whimsical", "colourful", "talking animals"], ["supernatural", "gory", "haunted"],
-              ["magical", "epic", "dragons"], ["heartwarming", "wholesome", "adventure"],
-              ["whodunit", "atmospheric", "cold case"], ["competition", "unscripted", "makeover"],
-              ["mecha", "coming-of-age", "shonen"]]
+#: Plot tags typical of each genre, in GENRES order.
+GENRE_TAGS = [t.split(", ") for t in (
+    "slow-burn, heartfelt, family saga|witty, feel-good, quirky|suspenseful, twisty, paranoid|explosive, revenge, "
+    "high-stakes|true story, eye-opening, nature|heist, gritty, police|romantic, bittersweet, second chances|"
+    "dystopian, space, time travel|whimsical, colourful, talking animals|supernatural, gory, haunted|magical, epic, "
+    "dragons|heartwarming, wholesome, adventure|whodunit, atmospheric, cold case|competition, unscripted, makeover|"
+    "mecha, coming-of-age, shonen").split("|")]
 COMMON_TAGS = ["nostalgic", "dark", "critically acclaimed", "based on a book", "ensemble cast",
                "small town", "underdog", "cerebral", "violent", "emotional", "inspiring", "period piece"]
 _ADJ = ("Dark Silent Crimson Broken Golden Hidden Last Wild Lost Burning Frozen Hollow Iron Quiet "
@@ -52,13 +51,12 @@ _ADJ = ("Dark Silent Crimson Broken Golden Hidden Last Wild Lost Burning Frozen 
 _NOUN = ("Sands Harbor Kingdom Signal Garden Empire Witness Echo River Crown Circuit Orchard Tide "
          "Frontier Lantern Horizon Promise Engine Vow Hunter Mirror Storm Season Summer Ashes Bloom "
          "Ledger Station Saints Wolves Letters Heist Orbit Hearts Ghosts Tenants Island Rivals").split()
-_PLACE = "Avalon Marrow Bay Kestrel Point Lisbon Ravenhill the North Paradise Valley Ironwood Eden Cairo".split()
-_SUBJECTS = ["two estranged sisters", "a disgraced detective", "a reluctant heir", "a crew of misfits",
-             "a small-town doctor", "a rookie pilot", "an aging rock star", "a teenage hacker",
-             "a grieving father", "rival chefs", "a runaway bride", "a retired spy"]
-_SETTINGS = ["in a coastal town", "on a remote island", "in near-future Tokyo", "in 1980s Berlin",
-             "aboard a failing starship", "in the Scottish highlands", "in a crumbling mansion",
-             "across the American West", "in a boarding school", "beneath a drowned city"]
+_PLACE = "Avalon|Marrow Bay|Kestrel Point|Lisbon|Ravenhill|the North|Paradise Valley|Ironwood|Eden|Cairo|Babylon".split("|")
+_SUBJECTS = ("two estranged sisters|a disgraced detective|a reluctant heir|a crew of misfits|a small-town doctor|"
+             "a rookie pilot|an aging rock star|a teenage hacker|a grieving father|rival chefs|a retired spy").split("|")
+_SETTINGS = ("in a coastal town|on a remote island|in near-future Tokyo|in 1980s Berlin|aboard a failing starship|"
+             "in the Scottish highlands|in a crumbling mansion|across the American West|in a boarding school|"
+             "beneath a drowned city").split("|")
 DEVICES = np.array(["tv", "mobile", "tablet", "web"], dtype=object)
 DEVICE_BASE = np.array([0.45, 0.30, 0.10, 0.15])
 ENGAGEMENT_CODES = ["play", "thumb_up", "thumb_down", "add_to_list", "trailer", "preview"]
@@ -102,7 +100,7 @@ class SyntheticConfig:
     noise_share: float = _f(0.25, "share of events that are trailers or previews", 0, 0.9)
     preview_share: float = _f(0.65, "share of the noise that is autoplay previews", 0, 1)
     noise_taste: float = _f(0.25, "how much noise titles follow taste (0 = not at all)", 0, 1)
-    chunk_users: int = _f(20000, "users generated at once (bounds memory, not the result's shape)", 1)
+    chunk_users: int = _f(20000, "users generated at once; bounds memory (and seeds each chunk)", 1)
 
     def __post_init__(self):
         if isinstance(self.episodes_per_series, list):
@@ -121,10 +119,7 @@ class SyntheticConfig:
                 and 1 <= eps[0] <= eps[1] <= 500):
             raise InputError(f"episodes_per_series={eps!r} is not valid", field="episodes_per_series",
                              fix="use two integers (min, max) with 1 <= min <= max <= 500")
-        try:
-            pd.Timestamp(self.start)
-        except (ValueError, TypeError):
-            raise InputError(f"start={self.start!r} is not a date", field="start", fix="use YYYY-MM-DD") from None
+        _day0(self.start)
 
     @classmethod
     def for_events(cls, n_events: float, **overrides) -> "SyntheticConfig":
@@ -132,6 +127,14 @@ class SyntheticConfig:
         n_users = max(1, round(n_events / overrides.get("events_per_user", cls.events_per_user)))
         n_films = int(min(5000, max(100, n_users // 2)))
         return cls(**{"n_users": n_users, "n_films": n_films, "n_series": max(10, n_films // 6), **overrides})
+
+
+def _day0(start) -> pd.Timestamp:
+    """Midnight UTC of the start date."""
+    day = pd.to_datetime(start, utc=True, errors="coerce") if isinstance(start, str) else pd.NaT
+    if pd.isna(day):
+        raise InputError(f"start={start!r} is not a date", field="start", fix="use YYYY-MM-DD")
+    return day.normalize()
 
 
 def _cdf_rows(p: np.ndarray) -> np.ndarray:
@@ -154,9 +157,11 @@ def _ranks(counts: np.ndarray) -> np.ndarray:
 
 
 def _titles(rng, n: int) -> list[str]:
-    base = [f"{a} {b}" for a in _ADJ for b in _NOUN] + [f"{b} of {p}" for b in _NOUN for p in _PLACE]
-    order = rng.permutation(len(base))  # beyond the pool, titles get sequel numbers ("Lost Echo 2")
-    return [base[order[i % len(base)]] + (f" {i // len(base) + 1}" if i >= len(base) else "") for i in range(n)]
+    """n unique titles: short ones first, then longer ones, then sequel numbers ("Lost Echo 2")."""
+    short = [f"{a} {b}" for a in _ADJ for b in _NOUN] + [f"{b} of {p}" for b in _NOUN for p in _PLACE]
+    long = [f"{a} {b} of {p}" for a in _ADJ for b in _NOUN for p in _PLACE]
+    base = [short[i] for i in rng.permutation(len(short))] + [long[i] for i in rng.permutation(len(long))[:n]]
+    return [base[i % len(base)] + (f" {i // len(base) + 1}" if i >= len(base) else "") for i in range(n)]
 
 
 def _catalog(rng, cfg: SyntheticConfig) -> tuple[pd.DataFrame, dict]:
@@ -164,7 +169,7 @@ def _catalog(rng, cfg: SyntheticConfig) -> tuple[pd.DataFrame, dict]:
     G, nf, T = cfg.n_genres, cfg.n_films, cfg.n_films + cfg.n_series
     gpop = GENRE_POP[:G] / GENRE_POP[:G].sum()
     kind = (np.arange(T) >= nf).astype(int)
-    primary = rng.choice(G, T, p=gpop)
+    primary = rng.choice(G, T, p=gpop)  # the first G films and G shows cover every genre once
     primary[:min(nf, G)], primary[nf:nf + min(T - nf, G)] = np.arange(min(nf, G)), np.arange(min(T - nf, G))
     keys = np.log(gpop) + rng.gumbel(size=(T, G))  # extra genres, weighted by genre popularity
     keys[np.arange(T), primary] = -np.inf
@@ -209,7 +214,7 @@ def _catalog(rng, cfg: SyntheticConfig) -> tuple[pd.DataFrame, dict]:
         c = np.cumsum(w[idx]) / w[idx].sum()
         c[-1] = 1.0
         cdf.append(c + s), pool.append(idx)
-    return catalog, dict(kind=kind, member=member > 0, weight=member, first_item=np.cumsum(n_items) - n_items,
+    return catalog, dict(kind=kind, member=member > 0, first_item=np.cumsum(n_items) - n_items,
                          n_items=n_items, gpop=gpop, runtime=np.asarray(runtime),
                          pool_cdf=np.concatenate(cdf), pool=np.concatenate(pool))
 
@@ -260,7 +265,7 @@ def _picks(rng, cfg: SyntheticConfig, cat: dict, taste: np.ndarray, taste_cdf, p
     drop = is_ret & ~keep  # users come back to what they like; to films rarely
     title[drop], is_ret[drop] = fresh[drop], False
     aff, is_show = affinity(title), cat["kind"][title] == 1
-    want = np.where(is_show, np.minimum(rng.geometric(1 / (1 + (cfg.binge_mean - 1) * 2 * aff ** 2)), 50), 1)
+    want = np.where(is_show, np.minimum(rng.geometric(1 / (1 + (cfg.binge_mean - 1) * 2 * aff ** 2)), 12), 1)
     # Each show pick goes on from where this user stopped: cumulative episodes per (user, show).
     key = pu.astype(np.int64) * T + title
     order = np.argsort(key, kind="stable")
@@ -307,16 +312,14 @@ def _events(rng, cfg, cat, taste, su, n_pick, ps, picks) -> tuple[list, dict]:
     def slot(s):  # a random place between the picks of session s
         return (rng.random(len(s)) * (n_pick[s] + 1)).astype(np.int64) * _SLOT
 
-    def const(v, m):
-        return np.full(m, v)
     parts = [
-        (sess, key, item, const(PLAY, n), mins, mins * 60 + rng.uniform(5, 90, n)),
-        (sess[up], key[up] + 1, item[up], const(UP, up.sum()), None, rng.uniform(2, 20, up.sum())),
-        (sess[down], key[down] + 1, item[down], const(DOWN, down.sum()), None, rng.uniform(2, 20, down.sum())),
-        (sess[res] + 1, const(0, res.sum()), item[res], const(PLAY, res.sum()), rest, rest * 60 + 30),
-        (lp_sess, slot(lp_sess) + _SLOT - 1, cat["first_item"][title[lp]] + ep0[lp], const(LIST, len(lp)),
+        (sess, key, item, np.full(n, PLAY), mins, mins * 60 + rng.uniform(5, 90, n)),
+        (sess[up], key[up] + 1, item[up], np.full(up.sum(), UP), None, rng.uniform(2, 20, up.sum())),
+        (sess[down], key[down] + 1, item[down], np.full(down.sum(), DOWN), None, rng.uniform(2, 20, down.sum())),
+        (sess[res] + 1, np.full(res.sum(), 0), item[res], np.full(res.sum(), PLAY), rest, rest * 60 + 30),
+        (lp_sess, slot(lp_sess) + _SLOT - 1, cat["first_item"][title[lp]] + ep0[lp], np.full(len(lp), LIST),
          None, rng.uniform(3, 30, len(lp))),
-        (wish_s, slot(wish_s) + _SLOT - 1, cat["first_item"][wish], const(LIST, len(wish)), None,
+        (wish_s, slot(wish_s) + _SLOT - 1, cat["first_item"][wish], np.full(len(wish), LIST), None,
          rng.uniform(3, 30, len(wish))),
         (ns, slot(ns) + 1, cat["first_item"][nt], np.where(prev, PREVIEW, TRAILER), n_mins,
          n_mins * 60 + rng.uniform(1, 30, len(ns))),
@@ -357,29 +360,32 @@ def _chunk(rng, cfg: SyntheticConfig, cat: dict, C: int, t0: int, dow0: int) -> 
 
 
 def _play_stats(ev: dict, cat: dict) -> dict:
-    """Plays, Discovery plays (no earlier event of the user on the item), first plays, next episodes."""
-    pair = ev["user"].astype(np.int64) * int(cat["n_items"].sum()) + ev["item"]
-    first_any = np.zeros(len(pair), bool)
-    first_any[np.unique(pair, return_index=True)[1]] = True
-    play = np.flatnonzero(ev["eng"] == PLAY)
-    item, user = ev["item"][play], ev["user"][play]
+    """Plays; Discovery plays (no earlier non-noise event of the user on the item, as tasks/build.py
+    counts it); first plays of an item; plays that are the next episode of the previous play."""
+    signal = np.flatnonzero((ev["eng"] != TRAILER) & (ev["eng"] != PREVIEW))
+    pair = ev["user"][signal].astype(np.int64) * int(cat["n_items"].sum()) + ev["item"][signal]
+    order = np.argsort(pair, kind="stable")  # stable: the first of equal pairs is the earliest event
+    first = np.zeros(len(pair), bool)
+    first[order[np.r_[True, np.diff(pair[order]) != 0]]] = True
+    is_play = ev["eng"][signal] == PLAY
+    item, user = ev["item"][signal][is_play], ev["user"][signal][is_play]
     show = np.repeat(np.arange(len(cat["n_items"])), cat["n_items"])[item]
     next_ep = (user[1:] == user[:-1]) & (item[1:] == item[:-1] + 1) & (show[1:] == show[:-1])
-    return dict(plays=len(play), discovery=int(first_any[play].sum()),
-                first_plays=len(np.unique(pair[play])), next_episode=int(next_ep.sum()))
+    return dict(plays=int(is_play.sum()), discovery=int(first[is_play].sum()), next_episode=int(next_ep.sum()),
+                first_plays=int(len(item) and np.count_nonzero(np.diff(np.sort(pair[is_play]))) + 1))
 
 
 def generate(config: SyntheticConfig) -> tuple[EventLog, dict]:
     """Synthetic events and catalog, already in the validated form, and the planted truth."""
     cfg = config
     catalog, cat = _catalog(np.random.default_rng(np.random.SeedSequence([cfg.seed, 0])), cfg)
-    t0 = int(pd.Timestamp(cfg.start, tz="UTC").normalize().timestamp())
+    day0 = _day0(cfg.start)
     chunks = range(0, cfg.n_users, cfg.chunk_users)
     seeds = np.random.SeedSequence([cfg.seed, 1]).spawn(len(chunks))
     cols, infos, stats = [], [], {}
     for lo, seed in zip(chunks, seeds):
-        ev, info = _chunk(np.random.default_rng(seed), cfg, cat, min(cfg.chunk_users, cfg.n_users - lo), t0,
-                          pd.Timestamp(cfg.start).dayofweek)
+        ev, info = _chunk(np.random.default_rng(seed), cfg, cat, min(cfg.chunk_users, cfg.n_users - lo),
+                          int(day0.timestamp()), day0.day_of_week)
         for name, v in _play_stats(ev, cat).items():
             stats[name] = stats.get(name, 0) + v
         ev["user"] = ev["user"].astype(np.int32) + lo
