@@ -1,0 +1,169 @@
+"""Causal-LM reasoners: label scoring, candidate likelihood, and generation (the paper's mode).
+
+All three read the same prompt (``prompt.build_prompt``); only the context differs between
+verbalizers. ``model`` / ``tokenizer`` are any transformers causal LM (``verbalrec.models``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..errors import InputError
+from ..tasks.schema import Task
+from ..verbalize.template import Catalog, candidate_labels
+from .base import Scores
+from .prompt import answer_labels, build_prompt
+
+
+class _LMReasoner:
+    uses_text = True
+
+    def __init__(self, model, tokenizer, catalog, *, max_length: int = 2048, batch_size: int = 8,
+                 progress: bool = False, name: str | None = None):
+        self.model, self.tokenizer = model.eval(), tokenizer
+        self.catalog = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
+        self.max_length, self.batch_size, self.progress = max_length, batch_size, progress
+        self.name = name or self.default_name
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+
+    def fit(self, train):  # LLM reasoners are trained by `verbalrec train`, not here
+        return self
+
+    def prompts(self, tasks: Sequence[Task], contexts: Sequence[str]) -> list[str]:
+        """Prompts that fit ``max_length``: the oldest context tokens are cut, never the instruction."""
+        out = []
+        for task, context in zip(tasks, contexts):
+            frame = len(self.tokenizer(build_prompt("", task.candidates, self.catalog))["input_ids"])
+            budget = self.max_length - frame - 24  # room for the answer
+            ids = self.tokenizer(context, add_special_tokens=False)["input_ids"]
+            if len(ids) > budget:
+                context = self.tokenizer.decode(ids[-max(budget, 0):])
+            out.append(build_prompt(context, task.candidates, self.catalog))
+        return out
+
+    def _batches(self, n: int):
+        return tqdm(range(0, n, self.batch_size), desc=self.name, disable=not self.progress)
+
+    def _encode_left(self, prompts: list[str]):
+        self.tokenizer.padding_side = "left"  # the answer position is the last one for every row
+        return self.tokenizer(prompts, return_tensors="pt", padding=True)
+
+
+class LabelScoringReasoner(_LMReasoner):
+    """One forward pass; score of candidate j = log P(label_j | prompt) at the last position."""
+
+    default_name = "label"
+
+    def label_token_ids(self, n: int) -> list[int]:
+        ids = [self.tokenizer(lab, add_special_tokens=False)["input_ids"][0] for lab in answer_labels(n)]
+        if len(set(ids)) != n:
+            raise InputError("the tokenizer gives two answer labels the same first token", field="tokenizer",
+                             fix="use a tokenizer that encodes ' A' ... ' J' distinctly")
+        return ids
+
+    @torch.no_grad()
+    def score(self, tasks: Sequence[Task], contexts: Sequence[str]) -> Scores:
+        prompts, rows = self.prompts(tasks, contexts), []
+        for i in self._batches(len(tasks)):
+            enc = self._encode_left(prompts[i:i + self.batch_size])
+            logits = self.model(**enc, logits_to_keep=1).logits[:, -1].float()
+            logp = torch.log_softmax(logits, dim=-1)
+            for k, task in enumerate(tasks[i:i + self.batch_size]):
+                rows.append(logp[k, self.label_token_ids(len(task.candidates))].numpy())
+        return Scores(_pad(rows), np.ones(len(tasks), bool))
+
+
+class CandidateLikelihoodReasoner(_LMReasoner):
+    """Score of candidate j = log P(title_j | prompt), the prompt's KV cache computed once per task
+    and shared by all N candidates (constrained generation of the answer)."""
+
+    default_name = "likelihood"
+
+    def __init__(self, *args, length_normalize: bool = False, **kw):
+        super().__init__(*args, **kw)
+        self.length_normalize = length_normalize
+
+    @torch.no_grad()
+    def score_one(self, prompt: str, titles: list[str]) -> np.ndarray:
+        p_ids = self.tokenizer(prompt, return_tensors="pt")["input_ids"]
+        out = self.model(input_ids=p_ids, use_cache=True)
+        first = torch.log_softmax(out.logits[0, -1].float(), -1)
+        cands = [self.tokenizer(" " + t + "\n", add_special_tokens=False)["input_ids"] for t in titles]
+        width = max(len(c) for c in cands)
+        ids = torch.full((len(cands), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(cands), width), dtype=torch.long)
+        for j, c in enumerate(cands):
+            ids[j, :len(c)], mask[j, :len(c)] = torch.tensor(c), 1
+        cache = out.past_key_values
+        cache.batch_repeat_interleave(len(cands))  # one prompt pass, shared by every candidate
+        attn = torch.cat([torch.ones((len(cands), p_ids.shape[1]), dtype=torch.long), mask], dim=1)
+        logits = self.model(input_ids=ids, attention_mask=attn, past_key_values=cache).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0]
+        total = first[ids[:, 0]] + (logp * mask[:, 1:]).sum(1)
+        return (total / mask.sum(1) if self.length_normalize else total).numpy()
+
+    def score(self, tasks: Sequence[Task], contexts: Sequence[str]) -> Scores:
+        prompts = self.prompts(tasks, contexts)
+        it = tqdm(zip(tasks, prompts), total=len(tasks), desc=self.name, disable=not self.progress)
+        rows = [self.score_one(p, [self.catalog.title(c) for c in t.candidates]) for t, p in it]
+        return Scores(_pad(rows), np.ones(len(tasks), bool))
+
+
+def extract_answer(text: str, titles: Sequence[str]) -> int | None:
+    """The candidate an answer names: its label, else an exact title, else a close title; None
+    when it names no candidate or several (an invalid answer)."""
+    labels = candidate_labels(len(titles))
+    head = text.strip()
+    m = re.match(r"^[\s(\[]*([A-Za-z]|\d+)(?:[.):\]]|\s|$)", head)
+    if m and m.group(1).upper() in labels:
+        return labels.index(m.group(1).upper())
+    low = head.lower()
+    named = [j for j, t in enumerate(titles) if t and t.lower() in low]
+    if len(named) == 1:
+        return named[0]
+    if not named:
+        first_line = head.splitlines()[0] if head else ""
+        close = difflib.get_close_matches(first_line.lower(), [t.lower() for t in titles], n=2, cutoff=0.85)
+        if len(close) == 1:
+            return [t.lower() for t in titles].index(close[0])
+    return None
+
+
+class GenerativeReasoner(_LMReasoner):
+    """Decode an answer, then extract the item from it; unparseable answers are invalid."""
+
+    default_name = "generative"
+
+    def __init__(self, *args, max_new_tokens: int = 16, **kw):
+        super().__init__(*args, **kw)
+        self.max_new_tokens = max_new_tokens
+        self.last_answers: list[str] = []
+
+    @torch.no_grad()
+    def score(self, tasks: Sequence[Task], contexts: Sequence[str]) -> Scores:
+        prompts, answers = self.prompts(tasks, contexts), []
+        for i in self._batches(len(tasks)):
+            enc = self._encode_left(prompts[i:i + self.batch_size])
+            out = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False,
+                                      pad_token_id=self.tokenizer.pad_token_id)
+            answers += self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        self.last_answers = answers
+        n = max(len(t.candidates) for t in tasks)
+        values, valid = np.zeros((len(tasks), n)), np.zeros(len(tasks), bool)
+        for k, (task, answer) in enumerate(zip(tasks, answers)):
+            j = extract_answer(answer, [self.catalog.title(c) for c in task.candidates])
+            if j is not None:
+                values[k, j], valid[k] = 1.0, True
+        return Scores(values, valid)
+
+
+def _pad(rows: list[np.ndarray]) -> np.ndarray:
+    width = max(len(r) for r in rows)
+    return np.array([np.pad(r, (0, width - len(r)), constant_values=-np.inf) for r in rows])
