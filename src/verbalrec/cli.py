@@ -83,18 +83,12 @@ def build_and_save_tasks(args):
     return tasks
 
 
-def _verbalizer(name: str, catalog):
-    from .verbalize.template import TemplateVerbalizer
-    if name in ("template", "template+meta"):
-        return TemplateVerbalizer(catalog, metadata=name == "template+meta")
-    raise InputError(f"unknown verbalizer '{name}'", field="verbalizer", fix="use template or template+meta")
-
-
 def cmd_verbalize(args) -> None:
     from .atomic import write_text
     from .tasks import load_tasks
     tasks = load_tasks(args.tasks).split(args.split).head(args.limit)
-    verbalizer = _verbalizer(args.verbalizer, tasks.catalog)
+    from .verbalize import make_verbalizer
+    verbalizer = make_verbalizer(args.verbalizer, tasks.catalog)
     texts = verbalizer.verbalize(tasks.tasks())
     if args.out:
         lines = [json.dumps({"task_id": t.task_id, "verbalizer": verbalizer.name, "text": x})
@@ -106,40 +100,14 @@ def cmd_verbalize(args) -> None:
             print(f"# task {t.task_id} (target {t.target_item}, discovery={t.discovery})\n{x}\n")
 
 
-def run_eval(tasks, rankers: list[str], verbalizer_name: str, split: str, baseline: str | None,
-             seed: int, progress: bool) -> dict:
-    from .evaluate.loop import evaluate
-    from .evaluate.table import results_json
-    from .reason import make_ranker
-    train, test = tasks.split("train"), tasks.split(split)
-    if len(test) == 0:
-        raise InputError(f"no '{split}' tasks", field="split", fix="use --split train, valid or test")
-    verbalizer = _verbalizer(verbalizer_name, tasks.catalog)
-    results, timing = [], {}
-    for name in rankers:
-        ranker = make_ranker(name, seed)
-        t0 = time.perf_counter()
-        ranker.fit(train)
-        t1 = time.perf_counter()
-        results.append(evaluate(test, ranker, verbalizer, progress=progress))
-        timing[name] = {"fit_s": round(t1 - t0, 2), "score_s": round(time.perf_counter() - t1, 2)}
-    base = next((r for r in results if r.system == baseline), None) if baseline else None
-    if baseline and base is None:
-        raise InputError(f"baseline '{baseline}' is not among the rankers", field="baseline",
-                         fix=f"use one of {rankers}")
-    meta = {"split": split, "seed": seed, "tasks_meta": tasks.meta, "timing": timing, "verbalizer": verbalizer_name}
-    return results_json(results, base, meta)
-
-
 def cmd_eval(args) -> None:
     from .atomic import write_json
+    from .evaluate.run import run_eval
     from .evaluate.table import print_table
     from .tasks import load_tasks
     tasks = load_tasks(args.tasks)
-    if args.limit:
-        tasks = type(tasks)(tasks.table, tasks.catalog, tasks.meta)
-    doc = run_eval(tasks, args.rankers.split(","), args.verbalizer, args.split, args.baseline, args.seed,
-                   not args.quiet)
+    doc = run_eval(tasks, args.rankers.split(","), args.verbalizers.split(","), args.split, args.baseline,
+                   args.seed, args.model, args.max_length, args.limit, not args.quiet)
     print_table(doc, title=f"{args.tasks} — {args.split} split")
     if args.out:
         write_json(args.out, doc)
@@ -158,6 +126,7 @@ def cmd_tasks(args) -> None:
 def cmd_demo(args) -> None:
     """The main job on the embedded default: ml-100k -> paper tasks -> baselines -> table."""
     from .atomic import write_json
+    from .evaluate.run import run_eval
     from .evaluate.table import print_table
     from .verbalize.template import TemplateVerbalizer
     t0 = time.perf_counter()
@@ -173,7 +142,7 @@ def cmd_demo(args) -> None:
     example = tasks.split("test").head(1).tasks()[0]
     print("\nTemplate verbalization of a test history (last 5 of", len(example.hist_item), "lines):")
     print("\n".join(TemplateVerbalizer(tasks.catalog).verbalize([example])[0].splitlines()[-5:]), "\n")
-    doc = run_eval(tasks, args.rankers.split(","), "template", "test", "random", args.seed, not args.quiet)
+    doc = run_eval(tasks, args.rankers.split(","), ["template"], "test", "random", args.seed, progress=not args.quiet)
     print_table(doc, title=f"{tasks.meta['log']} · preset {args.preset} · test split")
     write_json(out / "results.json", doc)
     print(f"wrote {out / 'results.json'} · total {time.perf_counter() - t0:.0f}s")
@@ -212,19 +181,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     verb = sub.add_parser("verbalize", help="print or write verbalizations of tasks")
     verb.add_argument("tasks", help="task folder or task Parquet file")
-    verb.add_argument("--verbalizer", default="template", help="template or template+meta")
+    verb.add_argument("--verbalizer", default="template", help="template, template+meta or heuristic")
     verb.add_argument("--split", default="test")
     verb.add_argument("--limit", type=int, default=3)
     verb.add_argument("--out", help="write JSON lines here instead of printing")
 
     ev = sub.add_parser("eval", help="tasks x verbalizer x rankers -> metrics table + JSON")
     ev.add_argument("tasks", help="task folder or task Parquet file")
-    ev.add_argument("--rankers", default=DEFAULT_RANKERS, help=f"comma-separated, from {DEFAULT_RANKERS}")
-    ev.add_argument("--verbalizer", default="template")
+    ev.add_argument("--rankers", default=DEFAULT_RANKERS,
+                    help=f"comma-separated: {DEFAULT_RANKERS} and the LLM reasoners label,likelihood,generative")
+    ev.add_argument("--verbalizers", default="template",
+                    help="comma-separated, for LLM reasoners: template, template+meta, heuristic")
+    ev.add_argument("--model", help="causal LM (local dir or name) for the label/likelihood/generative reasoners")
+    ev.add_argument("--max-length", type=int, default=2048, help="prompt token budget; oldest history cut first")
     ev.add_argument("--split", default="test")
     ev.add_argument("--baseline", default="random", help="Δ%% is reported relative to this system")
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
+    ev.add_argument("--limit", type=int, default=0, help="score only the first N tasks of the split (0 = all)")
     ev.add_argument("--out", help="write the results JSON here")
     ev.add_argument("--quiet", action="store_true")
 

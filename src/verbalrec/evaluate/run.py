@@ -1,0 +1,73 @@
+"""One evaluation run: classical rankers once, LLM reasoners x verbalizers, on one split."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import InputError
+from ..reason import make_ranker
+from ..tasks.schema import TaskSet
+from ..verbalize import make_verbalizer
+from ..verbalize.compression import compression_ratio
+from ..verbalize.template import TemplateVerbalizer
+from .loop import evaluate
+from .table import results_json
+
+LM_REASONERS = ("label", "likelihood", "generative")
+
+
+def make_lm_reasoner(kind: str, model_path: str, catalog, max_length: int, progress: bool):
+    from ..models import load_causal_lm
+    from ..reason.lm import CandidateLikelihoodReasoner, GenerativeReasoner, LabelScoringReasoner
+    model, tokenizer = load_causal_lm(model_path)
+    cls = {"label": LabelScoringReasoner, "likelihood": CandidateLikelihoodReasoner,
+           "generative": GenerativeReasoner}[kind]
+    return cls(model, tokenizer, catalog, max_length=max_length, progress=progress)
+
+
+def run_eval(tasks: TaskSet, rankers: list[str], verbalizers: list[str], split: str = "test",
+             baseline: str | None = None, seed: int = 0, model: str | None = None, max_length: int = 2048,
+             limit: int = 0, progress: bool = True) -> dict:
+    """Metrics of every system on ``split``; Δ% is relative to the system named ``baseline``."""
+    train, test = tasks.split("train"), tasks.split(split)
+    if limit:
+        test = test.head(limit)
+    if len(test) == 0:
+        raise InputError(f"no '{split}' tasks", field="split", fix="use --split train, valid or test")
+    lm_kinds = [r for r in rankers if r in LM_REASONERS]
+    if lm_kinds and not model:
+        raise InputError(f"reasoner(s) {lm_kinds} need a language model", field="model",
+                         fix="pass --model DIR (e.g. one built by `verbalrec models build`)")
+    results, timing, compression = [], {}, {}
+    template_texts = TemplateVerbalizer(tasks.catalog).verbalize(test.tasks()) if lm_kinds else []
+    for name in rankers:
+        if name in LM_REASONERS:
+            reasoner = make_lm_reasoner(name, model, tasks.catalog, max_length, progress)
+            pairs = [(reasoner, make_verbalizer(v, tasks.catalog)) for v in verbalizers]
+        else:
+            pairs = [(make_ranker(name, seed), None)]
+        for reasoner, verbalizer in pairs:
+            t0 = time.perf_counter()
+            reasoner.fit(train)
+            t1 = time.perf_counter()
+            res = evaluate(test, reasoner, verbalizer, progress=progress)
+            t2 = time.perf_counter()
+            results.append(res)
+            timing[res.system] = {"fit_s": round(t1 - t0, 2), "score_s": round(t2 - t1, 2),
+                                  "tasks_per_s": round(len(test) / max(t2 - t1, 1e-9), 1)}
+            if verbalizer is not None and verbalizer.name not in compression:
+                texts = verbalizer.verbalize(test.tasks())
+                compression[verbalizer.name] = float(np.mean(compression_ratio(texts, template_texts)["chars"]))
+    base = next((r for r in results if r.system == baseline), None) if baseline else None
+    if baseline and base is None:
+        raise InputError(f"baseline '{baseline}' is not among the systems {[r.system for r in results]}",
+                         field="baseline", fix="name one of them")
+    meta = {"split": split, "seed": seed, "n_tasks": len(test), "tasks_meta": tasks.meta, "timing": timing,
+            "compression_ratio_chars": compression, "model": model}
+    doc = results_json(results, base, meta)
+    for row in doc["results"]:
+        verb = row["system"].split("/")[0] if "/" in row["system"] else None
+        row["compression_ratio"] = compression.get(verb)
+    return doc
