@@ -123,6 +123,19 @@ def cmd_tasks(args) -> None:
         print(json.dumps({**tasks.meta, "n_tasks": len(tasks), "n_candidates": tasks.n_candidates}, indent=2))
 
 
+def cmd_train(args) -> None:
+    from .config import given, read_yaml
+    from .train.warmstart import WarmStartConfig, warm_start
+    fields = {**(read_yaml(args.config) if args.config else {}), **given(args, WarmStartConfig)}
+    try:
+        cfg = WarmStartConfig(**fields)
+    except TypeError as err:
+        raise InputError(f"bad or missing config field ({err})", field="config",
+                         fix="give tasks and out, see `verbalrec train warmstart -h`") from None
+    out = warm_start(cfg, resume=args.resume)
+    print(f"wrote {out}")
+
+
 def cmd_demo(args) -> None:
     """The main job on the embedded default: ml-100k -> paper tasks -> baselines -> table."""
     from .atomic import write_json
@@ -201,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", help="write the results JSON here")
     ev.add_argument("--quiet", action="store_true")
 
+    train = sub.add_parser("train", help="train models (warm start; GRPO stages build on it)")
+    trsub = train.add_subparsers(dest="train_cmd", required=True)
+    ws = trsub.add_parser("warmstart", help="dense LM warm start of a small in-project model (TRL SFTTrainer)")
+    ws.add_argument("--config", help="YAML with the fields below")
+    ws.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    from .train.warmstart import WarmStartConfig
+    add_fields(ws, WarmStartConfig)
+
     demo = sub.add_parser("demo", help="the main job: ml-100k, paper tasks, every baseline")
     demo.add_argument("source", nargs="?", default="ml-100k")
     demo.add_argument("--preset", default="paper")
@@ -214,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"data": cmd_data, "tasks": cmd_tasks, "verbalize": cmd_verbalize, "eval": cmd_eval,
-               "demo": cmd_demo}[args.cmd]
+               "train": cmd_train, "demo": cmd_demo}[args.cmd]
     try:
         handler(args)
     except InputError as err:

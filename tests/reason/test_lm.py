@@ -10,7 +10,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from verbalrec.reason.lm import (CandidateLikelihoodReasoner, GenerativeReasoner, LabelScoringReasoner,  # noqa: E402
                                  extract_answer)
-from verbalrec.reason.prompt import INSTRUCTION, build_prompt  # noqa: E402
+from verbalrec.reason.prompt import INSTRUCTION, answer_text, build_prompt  # noqa: E402
 from verbalrec.verbalize.template import Catalog, TemplateVerbalizer  # noqa: E402
 
 
@@ -43,12 +43,12 @@ def test_candidate_likelihood_shares_the_prompt_cache_exactly(lm, tasks):
     model, tok, cat = lm
     r = CandidateLikelihoodReasoner(model, tok, cat)
     prompt = r.prompts(tasks[:1], ["Title 1, Play"])[0]
-    titles = [cat.title(c) for c in tasks[0].candidates]
-    shared = r.score_one(prompt, titles)
+    answers = [answer_text(lab, cat.title(c)) for lab, c in zip("ABC", tasks[0].candidates)]
+    shared = r.score_one(prompt, answers)
     with torch.no_grad():
-        for title, got in zip(titles, shared):
+        for answer, got in zip(answers, shared):
             p = tok(prompt, return_tensors="pt")["input_ids"]
-            c = tok(" " + title + "\n", add_special_tokens=False, return_tensors="pt")["input_ids"]
+            c = tok(answer, add_special_tokens=False, return_tensors="pt")["input_ids"]
             ids = torch.cat([p, c], 1)
             logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
             want = logp[p.shape[1] - 1:].gather(-1, ids[0, p.shape[1]:, None]).sum().item()

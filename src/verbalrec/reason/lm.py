@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..tasks.schema import Task
 from ..verbalize.template import Catalog, candidate_labels
 from .base import Scores
-from .prompt import answer_labels, build_prompt
+from .prompt import answer_labels, answer_text, fit_prompt
 
 
 class _LMReasoner:
@@ -37,16 +37,8 @@ class _LMReasoner:
         return self
 
     def prompts(self, tasks: Sequence[Task], contexts: Sequence[str]) -> list[str]:
-        """Prompts that fit ``max_length``: the oldest context tokens are cut, never the instruction."""
-        out = []
-        for task, context in zip(tasks, contexts):
-            frame = len(self.tokenizer(build_prompt("", task.candidates, self.catalog))["input_ids"])
-            budget = self.max_length - frame - 24  # room for the answer
-            ids = self.tokenizer(context, add_special_tokens=False)["input_ids"]
-            if len(ids) > budget:
-                context = self.tokenizer.decode(ids[-max(budget, 0):])
-            out.append(build_prompt(context, task.candidates, self.catalog))
-        return out
+        return [fit_prompt(self.tokenizer, c, t.candidates, self.catalog, self.max_length)
+                for t, c in zip(tasks, contexts)]
 
     def _batches(self, n: int):
         return tqdm(range(0, n, self.batch_size), desc=self.name, disable=not self.progress)
@@ -81,8 +73,9 @@ class LabelScoringReasoner(_LMReasoner):
 
 
 class CandidateLikelihoodReasoner(_LMReasoner):
-    """Score of candidate j = log P(title_j | prompt), the prompt's KV cache computed once per task
-    and shared by all N candidates (constrained generation of the answer)."""
+    """Score of candidate j = log P(answer_j | prompt) with answer_j = ' B. Title' (the candidate's
+    own line), the prompt's KV cache computed once per task and shared by all N candidates
+    (constrained generation of the answer)."""
 
     default_name = "likelihood"
 
@@ -91,11 +84,11 @@ class CandidateLikelihoodReasoner(_LMReasoner):
         self.length_normalize = length_normalize
 
     @torch.no_grad()
-    def score_one(self, prompt: str, titles: list[str]) -> np.ndarray:
+    def score_one(self, prompt: str, answers: list[str]) -> np.ndarray:
         p_ids = self.tokenizer(prompt, return_tensors="pt")["input_ids"]
         out = self.model(input_ids=p_ids, use_cache=True)
         first = torch.log_softmax(out.logits[0, -1].float(), -1)
-        cands = [self.tokenizer(" " + t + "\n", add_special_tokens=False)["input_ids"] for t in titles]
+        cands = [self.tokenizer(a, add_special_tokens=False)["input_ids"] for a in answers]
         width = max(len(c) for c in cands)
         ids = torch.full((len(cands), width), self.tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(cands), width), dtype=torch.long)
@@ -112,7 +105,9 @@ class CandidateLikelihoodReasoner(_LMReasoner):
     def score(self, tasks: Sequence[Task], contexts: Sequence[str]) -> Scores:
         prompts = self.prompts(tasks, contexts)
         it = tqdm(zip(tasks, prompts), total=len(tasks), desc=self.name, disable=not self.progress)
-        rows = [self.score_one(p, [self.catalog.title(c) for c in t.candidates]) for t, p in it]
+        rows = [self.score_one(p, [answer_text(lab, self.catalog.title(c))
+                                   for lab, c in zip(candidate_labels(len(t.candidates)), t.candidates)])
+                for t, p in it]
         return Scores(_pad(rows), np.ones(len(tasks), bool))
 
 

@@ -30,3 +30,20 @@ def build_prompt(context: str, candidates: Sequence[str], catalog: Catalog, meta
 def answer_labels(n: int) -> list[str]:
     """What the model writes after the cue: ' A', ' B', ... (leading space, as after 'Answer:')."""
     return [" " + label for label in candidate_labels(n)]
+
+
+def answer_text(label: str, title: str) -> str:
+    """The answer a reasoner writes after the cue: the candidate's own line, ' B. Title'."""
+    return f" {label}. {title}\n"
+
+
+def fit_prompt(tokenizer, context: str, candidates: Sequence[str], catalog: Catalog, max_length: int,
+               reserve: int = 32) -> str:
+    """The prompt, with the oldest context tokens cut so it fits ``max_length`` minus ``reserve``
+    tokens for the answer; the instruction and candidates are never cut."""
+    frame = len(tokenizer(build_prompt("", candidates, catalog))["input_ids"])
+    budget = max(max_length - frame - reserve, 0)
+    ids = tokenizer(context, add_special_tokens=False)["input_ids"]
+    if len(ids) > budget:
+        context = tokenizer.decode(ids[len(ids) - budget:]) if budget else ""
+    return build_prompt(context, candidates, catalog)

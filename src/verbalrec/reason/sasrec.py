@@ -42,9 +42,9 @@ class SASRecConfig:
     max_len: int = field(default=50, metadata={"help": "most recent items the model reads"})
     dropout: float = field(default=0.2, metadata={"help": "dropout rate on embeddings and blocks"})
     pre_ln: bool = field(default=True, metadata={"help": "layer norm before (True) or after each sub-layer"})
-    epochs: int = field(default=100, metadata={"help": "passes over the training sequences"})
+    epochs: int = field(default=20, metadata={"help": "passes over the training sequences"})
     batch_size: int = field(default=128, metadata={"help": "sequence windows per optimizer step"})
-    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
+    lr: float = field(default=3e-3, metadata={"help": "Adam learning rate"})
     seed: int = field(default=0, metadata={"help": "seed for init, dropout, shuffling and negatives"})
     loss: str = field(default="ce", metadata={"help": f"one of {LOSSES}: full softmax, or 1 sampled negative"})
     device: str = field(default="cpu", metadata={"help": "torch device, e.g. cpu or cuda"})
@@ -207,7 +207,7 @@ def user_sequences(train: TaskSet) -> dict[str, list[str]]:
     for i in sorted(range(len(cols["user_id"])), key=lambda i: cols["target_time"][i]):
         items, tt = cols["hist_item"][i], cols["target_time"][i]
         times = cols["hist_time"][i] or []
-        if len(times) != len(items) or None in times:  # hist_time absent: keep this task's order
+        if len(times) != len(items) or None in times:  # no hist_time: place at target_time, keep list order
             times = [tt] * len(items)
         seen = events.setdefault(cols["user_id"][i], {})
         for key in zip(times + [tt], items + [cols["target_item"][i]]):
