@@ -60,3 +60,16 @@ def test_demo_runs_on_ml100k(tmp_path, capsys):
     assert main(["demo", "--rankers", "random,popularity", "--out", str(tmp_path), "--quiet"]) == 0
     doc = json.loads((tmp_path / "results.json").read_text())
     assert doc["results"][1]["n"] == 943 and doc["results"][1]["recall@1_discovery"] > 0.2
+
+
+def test_every_command_has_working_help(capsys):
+    import argparse
+    from verbalrec.cli import build_parser
+
+    def walk(parser):
+        parser.format_help()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    walk(sub)
+    walk(build_parser())

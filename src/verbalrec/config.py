@@ -36,7 +36,7 @@ def add_fields(parser: argparse.ArgumentParser, cls, exclude: tuple[str, ...] = 
             continue
         default = f.default if f.default is not dataclasses.MISSING else None
         parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=conv, default=None,
-                            help=f"{f.metadata.get('help', '')} (default: {default})")
+                            help=f"{f.metadata.get('help', '')} (default: {default})".replace("%", "%%"))
 
 
 def given(args: argparse.Namespace, cls) -> dict:
