@@ -1,0 +1,14 @@
+r"""Rewards for the two GRPO stages, as plain callables in TRL's reward-function contract:
+``reward(prompts, completions, **columns) -> list[float]``, where ``columns`` are the dataset's
+other columns (``candidates``, ``label``, ``template_chars``, ...), one value per completion.
+
+Stage 1 (paper eqs. 4, 6): :math:`r = \alpha\, r^{acc} + (1-\alpha)\, r^{len}` -- pass
+``[AccuracyReward, LengthReward]`` with ``reward_weights=[alpha, 1-alpha]`` so TRL logs each
+sub-reward on its own; ``CompressionRatio`` (weight 0) only logs the ratio.
+Stage 2 (paper eq. 7): ``ReasonerReward``, +1 for the target, -1 otherwise.
+"""
+
+from .stage1 import AccuracyReward, CompressionRatio, LengthReward, RankingReward, plateau
+from .stage2 import ReasonerReward
+
+__all__ = ["AccuracyReward", "CompressionRatio", "LengthReward", "RankingReward", "ReasonerReward", "plateau"]
