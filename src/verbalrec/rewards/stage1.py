@@ -38,14 +38,23 @@ def oracle_tasks(candidates: Sequence[Sequence[str]], label: Sequence[int]) -> l
             for i, (c, lab) in enumerate(zip(candidates, label))]
 
 
+#: ``postprocess(completions, columns) -> texts``: turns sampled completions into the context the
+#: oracle reads (e.g. the action verbalizer executes its actions on the task in ``columns``).
+Postprocess = Callable[[Sequence[str], dict], list[str]]
+
+
+def strip_all(completions: Sequence[str], columns: dict) -> list[str]:
+    return [c.strip() for c in completions]
+
+
 class _OracleReward:
     """Scores all G x B verbalizations of a step in one oracle call (batched, cached by the oracle)."""
 
-    def __init__(self, oracle: Reasoner, postprocess: Callable[[str], str] | None = None):
-        self.oracle, self.postprocess = oracle, postprocess or (lambda s: s.strip())
+    def __init__(self, oracle: Reasoner, postprocess: Postprocess | None = None):
+        self.oracle, self.postprocess = oracle, postprocess or strip_all
 
-    def _per_task(self, completions, candidates, label) -> dict[str, np.ndarray]:
-        texts = [self.postprocess(c) for c in completions]
+    def _per_task(self, completions, candidates, label, columns) -> dict[str, np.ndarray]:
+        texts = self.postprocess(completions, columns)
         scores = self.oracle.score(oracle_tasks(candidates, label), texts)
         return per_task_metrics(scores.values, np.asarray(label), scores.valid)
 
@@ -56,8 +65,8 @@ class AccuracyReward(_OracleReward):
 
     __name__ = "accuracy"
 
-    def __call__(self, prompts, completions, candidates, label, **_) -> list[float]:
-        return self._per_task(completions, candidates, label)["hr@1"].tolist()
+    def __call__(self, prompts, completions, candidates, label, **columns) -> list[float]:
+        return self._per_task(completions, candidates, label, columns)["hr@1"].tolist()
 
 
 class RankingReward(_OracleReward):
@@ -67,12 +76,12 @@ class RankingReward(_OracleReward):
         super().__init__(oracle, postprocess)
         self.metric, self.__name__ = metric, f"ranking_{metric}"
 
-    def __call__(self, prompts, completions, candidates, label, **_) -> list[float]:
-        return self._per_task(completions, candidates, label)[self.metric].tolist()
+    def __call__(self, prompts, completions, candidates, label, **columns) -> list[float]:
+        return self._per_task(completions, candidates, label, columns)[self.metric].tolist()
 
 
-def _ratios(completions, template_chars, postprocess) -> list[float]:
-    return [len(postprocess(c)) / max(int(t), 1) for c, t in zip(completions, template_chars)]
+def _ratios(completions, template_chars, postprocess: Postprocess, columns: dict) -> list[float]:
+    return [len(x) / max(int(t), 1) for x, t in zip(postprocess(completions, columns), template_chars)]
 
 
 class LengthReward:
@@ -81,12 +90,12 @@ class LengthReward:
     __name__ = "length"
 
     def __init__(self, low: float = 0.3, high: float = 0.7, slope_low: float | None = None,
-                 slope_high: float | None = None, postprocess: Callable[[str], str] | None = None):
+                 slope_high: float | None = None, postprocess: Postprocess | None = None):
         self.args = (low, high, slope_low, slope_high)
-        self.postprocess = postprocess or (lambda s: s.strip())
+        self.postprocess = postprocess or strip_all
 
-    def __call__(self, prompts, completions, template_chars, **_) -> list[float]:
-        return [plateau(r, *self.args) for r in _ratios(completions, template_chars, self.postprocess)]
+    def __call__(self, prompts, completions, template_chars, **columns) -> list[float]:
+        return [plateau(r, *self.args) for r in _ratios(completions, template_chars, self.postprocess, columns)]
 
 
 class CompressionRatio:
@@ -94,8 +103,8 @@ class CompressionRatio:
 
     __name__ = "compression_ratio"
 
-    def __init__(self, postprocess: Callable[[str], str] | None = None):
-        self.postprocess = postprocess or (lambda s: s.strip())
+    def __init__(self, postprocess: Postprocess | None = None):
+        self.postprocess = postprocess or strip_all
 
-    def __call__(self, prompts, completions, template_chars, **_) -> list[float]:
-        return _ratios(completions, template_chars, self.postprocess)
+    def __call__(self, prompts, completions, template_chars, **columns) -> list[float]:
+        return _ratios(completions, template_chars, self.postprocess, columns)
