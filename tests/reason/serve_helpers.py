@@ -14,8 +14,12 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-# Renders the prompt as-is, so /chat/completions sees the same text as /completions.
+from verbalrec.reason.prompt import ANSWER_CUE
+
+# Renders the prompt as-is, so /chat/completions sees the same text as /completions; the response
+# template tells the server where the answer starts (its Qwen3 fallback expects <|im_start|>).
 PASS_THROUGH_CHAT_TEMPLATE = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+RESPONSE_TEMPLATE = {"start_anchor": ANSWER_CUE, "fields": {"content": {"close": "</s>", "content": "text"}}}
 
 
 def free_port() -> int:
@@ -24,9 +28,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def build_answering_model(out_dir: Path, prompts: list[str], answer: str = " B", steps: int = 40) -> Path:
-    """A tiny model trained for a few seconds to answer ``answer`` then stop after any prompt
-    ending in the answer cue, with a pass-through chat template."""
+def build_answering_model(out_dir: Path, prompts: list[str], answer: str = " B", max_steps: int = 80) -> Path:
+    """A tiny model trained (a few seconds) to answer ``answer`` and stop after each of ``prompts``,
+    with a pass-through chat template. Training stops once every answer token has p > 0.6, so
+    greedy decoding of exactly these prompts gives ``answer``."""
     import torch
 
     from verbalrec.models import build_and_save, load_causal_lm
@@ -34,37 +39,50 @@ def build_answering_model(out_dir: Path, prompts: list[str], answer: str = " B",
     d = build_and_save(prompts + [answer] * 20, out_dir, "tiny", seed=0)
     model, tok = load_causal_lm(d)
     target = tok(answer, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-    rows = [tok(p, add_special_tokens=False)["input_ids"] + target for p in prompts]
-    width = max(map(len, rows))
-    ids = torch.tensor([r + [tok.pad_token_id] * (width - len(r)) for r in rows])
-    labels = torch.full_like(ids, -100)
-    for i, r in enumerate(rows):  # learn only the answer tokens
-        labels[i, len(r) - len(target):len(r)] = torch.tensor(target)
-    mask = (torch.arange(width)[None] < torch.tensor([len(r) for r in rows])[:, None]).long()
+    rows = [tok(p)["input_ids"] + target for p in prompts]  # as the server tokenizes a prompt
+    width, t = max(map(len, rows)), len(target)
+    ids = torch.tensor([r + [tok.pad_token_id] * (width - len(r)) for r in rows])  # right padding: no mask needed
+    where = torch.tensor([list(range(len(r) - t - 1, len(r) - 1)) for r in rows])  # predict the answer here
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        for _ in range(steps):
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # at this size, more threads only spin: 40x slower on a busy 2-core box
+    try:
+        _train(model, opt, ids, where, torch.tensor(target), max_steps, answer)
+    finally:
+        torch.set_num_threads(threads)
     model.eval().save_pretrained(d)
-    tok.chat_template = PASS_THROUGH_CHAT_TEMPLATE
+    tok.chat_template, tok.response_template = PASS_THROUGH_CHAT_TEMPLATE, RESPONSE_TEMPLATE
     tok.save_pretrained(d)
     return d
+
+
+def _train(model, opt, ids, where, target, max_steps: int, answer: str) -> None:
+    import math
+
+    for _ in range(max_steps):
+        logp = model(input_ids=ids).logits.log_softmax(-1)
+        got = logp.gather(1, where[..., None].expand(-1, -1, logp.shape[-1])).gather(
+            2, target[None, :, None].expand(len(ids), -1, 1))[..., 0]
+        if got.min().item() > math.log(0.6):
+            return
+        opt.zero_grad()
+        (-got.mean()).backward()
+        opt.step()
+    raise RuntimeError(f"the tiny model did not learn to answer {answer!r} in {max_steps} steps")
 
 
 class TransformersServe:
     """``transformers serve <model_dir>`` as a subprocess on a free loopback port."""
 
-    def __init__(self, model_dir: Path, log_path: Path, startup_timeout: float = 90.0):
+    def __init__(self, model_dir: Path, log_path: Path, startup_timeout: float = 90.0, threads: int = 1):
         self.port, self.log_path = free_port(), log_path
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         cmd = [sys.executable, "-c", "from transformers.cli.transformers import main; main()", "serve",
                str(model_dir), "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu"]
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        # One torch thread: on a small busy machine more threads only spin (~40x slower here).
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+               "OMP_NUM_THREADS": str(threads)}
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         self.ready_error = self._wait(startup_timeout)
@@ -84,7 +102,8 @@ class TransformersServe:
         return f"not answering after {timeout:.0f}s: {self.log_tail()}"
 
     def log_tail(self, n: int = 800) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")[-n:]
 
     def stop(self) -> None:
