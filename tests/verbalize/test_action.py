@@ -83,6 +83,7 @@ def test_accepts_index_and_key_value_forms_any_case_and_spacing():
     assert parse("`5) 0 1`")[4] == (0, 1)
     echoed = "20250609, Monday, 6 PM, ID: e1, Plain, Play, Duration: 45.00 min, 0, 1"
     assert parse(echoed) == [(1, 0)] * 4 + [(0, 1)]  # the time picks the second e1
+    assert parse("3: Stranger Things 0 1\n4. ID: zzz, keep=0")[2:4] == [(0, 1), (0, 0)]  # index rescues
     assert parse("0, 0\n1, 1") == [(0, 0), (1, 1), (1, 0), (1, 0), (1, 0)]  # bare pairs: by order
 
 

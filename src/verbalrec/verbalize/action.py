@@ -6,8 +6,10 @@ per interaction, ``time, ID, k, m``::
     20250609 2 PM, 123456, 1, 0
 
 ``parse_actions`` is forgiving: it also reads ``3: 1 0`` (position index) and
-``ID: 123456, keep=1, enrich=0`` (any case, extra spaces, bullets). Every interaction the text does
-not settle - line missing, malformed, naming an ID not in the history or an out-of-range index, or
+``ID: 123456, keep=1, enrich=0`` (any case, extra spaces, bullets, an echoed template line ending
+in ``k, m``). Lines are matched to interactions by item ID (time breaks ties between repeats), else
+by index, else by their order. Every interaction the text does not settle - line missing,
+malformed, naming an ID not in the history (without an index) or an out-of-range index, or
 duplicated with contradicting values - gets ``DEFAULT_ACTION = (1, 0)``: kept, not enriched, i.e.
 its template line unchanged, so a broken output degrades to the template baseline. Extra lines and
 agreeing duplicates are ignored. A missing ``enrich`` value (``keep=1`` alone) means 0.
@@ -99,15 +101,17 @@ def _parse_line(raw: str) -> _Line | None:
 
 def _resolve(line: _Line, ordinal: int, n: int, item_ids, times, claimed) -> int | None:
     """The interaction a line is about: by item ID (its unclaimed occurrence, matching time or
-    index preferred) when IDs are known, else by its index, else by its order among action lines."""
+    index preferred) when IDs are known, else by its index, else by its order among action lines.
+    An unknown ID settles nothing unless the line also has an index (e.g. "3: Title 3, 1, 0")."""
     if line.item is not None and item_ids is not None:
         hits = [i for i, x in enumerate(item_ids) if x == line.item] or \
                [i for i, x in enumerate(item_ids) if x.lower() == line.item.lower()]
-        if not hits:
+        if hits:
+            want_time = _time_key(line.time) if line.time else None
+            return min(hits, key=lambda i: (i in claimed, line.index is not None and i != line.index - 1,
+                                            want_time is not None and times is not None and times[i] != want_time, i))
+        if line.index is None:
             return None
-        want_time = _time_key(line.time) if line.time else None
-        return min(hits, key=lambda i: (i in claimed, line.index is not None and i != line.index - 1,
-                                        want_time is not None and times is not None and times[i] != want_time, i))
     if line.index is not None:
         return line.index - 1 if 1 <= line.index <= n else None
     return ordinal if ordinal < n else None
@@ -160,7 +164,7 @@ def heuristic_actions(task: Task, catalog: pd.DataFrame | Catalog, min_minutes: 
     enriched: set[str] = set()
     out = []
     for e in task.history():
-        if _is_noise({**e, "duration_min": _num(e.get("duration_min"))}, min_minutes):
+        if _is_noise(e, min_minutes):
             out.append((0, 0))
             continue
         rich = (e.get("engagement") in (None, "play", "thumb_up", "thumb_down")
@@ -168,10 +172,6 @@ def heuristic_actions(task: Task, catalog: pd.DataFrame | Catalog, min_minutes: 
         enriched |= {e["item_id"]} if rich else set()
         out.append((1, int(rich)))
     return out
-
-
-def _num(x) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
 def format_actions(task: Task, actions: Sequence[tuple[int, int]]) -> str:
@@ -197,8 +197,8 @@ class ActionVerbalizer(LLMVerbalizer):
 
     kind, default_name, instruction, cue = "action", "action", ACTION_INSTRUCTION, ACTION_CUE
 
-    def __init__(self, model, tokenizer, catalog, *, max_new_tokens: int | None = None, **kw):
-        super().__init__(model, tokenizer, catalog, max_new_tokens=max_new_tokens, **kw)
+    def __init__(self, model, tokenizer, catalog, max_new_tokens: int | None = None, name: str | None = None, **kw):
+        super().__init__(model, tokenizer, catalog, max_new_tokens, name, **kw)
         self.n_parsed = self.n_defaulted = 0
 
     def history_lines(self, task: Task) -> list[str]:

@@ -126,14 +126,17 @@ class LLMVerbalizer:
     ``fallbacks`` counts outputs that were empty or degenerate (``is_degenerate``: under
     ``min_chars`` non-space characters or under 4 distinct ones) and were replaced by the template
     text, over every ``postprocess`` call (``verbalize`` and a trainer's sampled completions alike).
-    ``version`` hashes everything that changes the output for a fixed model (instruction, cue,
-    token limits, settings) plus the model directory's name (``version_tag`` overrides it: pass one
-    when the weights change in place, e.g. a training step)."""
+    A trainer scoring sampled completions should check ``is_degenerate`` itself: otherwise an empty
+    completion earns the template's reward. ``max_prompt_tokens`` caps the prompt (default: the
+    model's positions minus the output budget minus 32); longer histories lose their oldest lines.
+    ``version`` hashes everything that changes the output for a fixed model (instruction, cue, token
+    limits, settings) plus the model directory's name (``version_tag`` overrides it: pass one when
+    the weights change in place, e.g. a training step)."""
 
     kind, default_name, instruction, cue = "llm", "llm", "", CUE
 
-    def __init__(self, model, tokenizer, catalog: pd.DataFrame | Catalog, *, max_new_tokens: int = 256,
-                 name: str | None = None, batch_size: int = 8, use_chat_template: bool = True,
+    def __init__(self, model, tokenizer, catalog: pd.DataFrame | Catalog, max_new_tokens: int = 256,
+                 name: str | None = None, *, batch_size: int = 8, use_chat_template: bool = True,
                  metadata: bool = False, min_chars: int = MIN_CHARS, max_prompt_tokens: int | None = None,
                  version_tag: str | None = None):
         self.model, self.tokenizer = model, tokenizer
