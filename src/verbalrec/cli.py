@@ -107,7 +107,8 @@ def cmd_eval(args) -> None:
     from .tasks import load_tasks
     tasks = load_tasks(args.tasks)
     doc = run_eval(tasks, args.rankers.split(","), args.verbalizers.split(","), args.split, args.baseline,
-                   args.seed, args.model, args.max_length, args.limit, not args.quiet)
+                   args.seed, args.model, args.max_length, args.limit, not args.quiet,
+                   args.verbalizer_model, args.cache)
     print_table(doc, title=f"{args.tasks} — {args.split} split")
     if args.out:
         write_json(args.out, doc)
@@ -204,8 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--rankers", default=DEFAULT_RANKERS,
                     help=f"comma-separated: {DEFAULT_RANKERS} and the LLM reasoners label,likelihood,generative")
     ev.add_argument("--verbalizers", default="template",
-                    help="comma-separated, for LLM reasoners: template, template+meta, heuristic")
+                    help="comma-separated, for LLM reasoners: template, template+meta, heuristic, zero-shot, rewrite, action")
     ev.add_argument("--model", help="causal LM (local dir or name) for the label/likelihood/generative reasoners")
+    ev.add_argument("--verbalizer-model", help="causal LM for the zero-shot / rewrite / action verbalizers")
+    ev.add_argument("--cache", default="runs/cache/verbalizations.sqlite", help="verbalization cache (sqlite)")
     ev.add_argument("--max-length", type=int, default=2048, help="prompt token budget; oldest history cut first")
     ev.add_argument("--split", default="test")
     ev.add_argument("--baseline", default="random", help="Δ%% is reported relative to this system")

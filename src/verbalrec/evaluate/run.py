@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import InputError
 from ..reason import make_ranker
 from ..tasks.schema import TaskSet
-from ..verbalize import make_verbalizer
+from ..verbalize import LM_VERBALIZERS, make_verbalizer
 from ..verbalize.compression import compression_ratio
 from ..verbalize.template import TemplateVerbalizer
 from .loop import evaluate
@@ -27,9 +27,19 @@ def make_lm_reasoner(kind: str, model_path: str, catalog, max_length: int, progr
     return cls(model, tokenizer, catalog, max_length=max_length, progress=progress)
 
 
+def _verbalizer(name: str, catalog, model: str | None, cache: str | None):
+    """LM verbalizers go through the persistent cache, so nothing is generated twice."""
+    verbalizer = make_verbalizer(name, catalog, model)
+    if cache and name in LM_VERBALIZERS:
+        from ..verbalize.cache import CachedVerbalizer, VerbalizationCache
+        verbalizer = CachedVerbalizer(verbalizer, VerbalizationCache(cache))
+    return verbalizer
+
+
 def run_eval(tasks: TaskSet, rankers: list[str], verbalizers: list[str], split: str = "test",
              baseline: str | None = None, seed: int = 0, model: str | None = None, max_length: int = 2048,
-             limit: int = 0, progress: bool = True) -> dict:
+             limit: int = 0, progress: bool = True, verbalizer_model: str | None = None,
+             cache: str | None = None) -> dict:
     """Metrics of every system on ``split``; Δ% is relative to the system named ``baseline``."""
     train, test = tasks.split("train"), tasks.split(split)
     if limit:
@@ -45,7 +55,7 @@ def run_eval(tasks: TaskSet, rankers: list[str], verbalizers: list[str], split: 
     for name in rankers:
         if name in LM_REASONERS:
             reasoner = make_lm_reasoner(name, model, tasks.catalog, max_length, progress)
-            pairs = [(reasoner, make_verbalizer(v, tasks.catalog)) for v in verbalizers]
+            pairs = [(reasoner, _verbalizer(v, tasks.catalog, verbalizer_model, cache)) for v in verbalizers]
         else:
             pairs = [(make_ranker(name, seed), None)]
         for reasoner, verbalizer in pairs:

@@ -1,16 +1,28 @@
-"""Verbalizers: history -> text. Template (the paper's baseline) and heuristic here; LLM ones
-(zero-shot, action, rewrite) build on ``base.Verbalizer``."""
+"""Verbalizers: history -> text. Template (the paper's baseline) and heuristic need no model;
+zero-shot, rewrite and action run a causal LM (``model``: a local directory or a name)."""
 
 from ..errors import InputError
 from .heuristic import HeuristicVerbalizer
 from .template import TemplateVerbalizer
 
-VERBALIZERS = ("template", "template+meta", "heuristic")
+RULE_VERBALIZERS = ("template", "template+meta", "heuristic")
+LM_VERBALIZERS = ("zero-shot", "rewrite", "action")
+VERBALIZERS = RULE_VERBALIZERS + LM_VERBALIZERS
 
 
-def make_verbalizer(name: str, catalog):
+def make_verbalizer(name: str, catalog, model: str | None = None, **kw):
     if name in ("template", "template+meta"):
         return TemplateVerbalizer(catalog, metadata=name == "template+meta")
     if name == "heuristic":
         return HeuristicVerbalizer(catalog)
+    if name in LM_VERBALIZERS:
+        if not model:
+            raise InputError(f"verbalizer '{name}' needs a language model", field="verbalizer-model",
+                             fix="pass --verbalizer-model DIR")
+        from ..models import load_causal_lm
+        from .action import ActionVerbalizer
+        from .llm import RewriteVerbalizer, ZeroShotVerbalizer
+        lm, tokenizer = load_causal_lm(model)
+        cls = {"zero-shot": ZeroShotVerbalizer, "rewrite": RewriteVerbalizer, "action": ActionVerbalizer}[name]
+        return cls(lm, tokenizer, catalog, **kw)
     raise InputError(f"unknown verbalizer '{name}'", field="verbalizer", fix=f"use one of {VERBALIZERS}")
