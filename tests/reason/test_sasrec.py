@@ -41,7 +41,7 @@ def data():
 
 def tiny(**kw) -> SASRecConfig:
     return SASRecConfig(**{**dict(hidden=16, layers=1, heads=1, max_len=8, dropout=0.1, epochs=30,
-                                  batch_size=32, lr=5e-3, seed=0), **kw})
+                                  batch_size=32, lr=5e-3, seed=0, threads=1), **kw})
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +106,13 @@ def test_fit_refuses_non_train_tasks(data):
         SASRecRanker(tiny()).fit(ts)
 
 
+def test_threads_are_restored(data):
+    import torch
+    before = torch.get_num_threads()
+    SASRecRanker(tiny(epochs=1, threads=before + 1)).fit(data[0]).score(data[1], [])
+    assert torch.get_num_threads() == before
+
+
 def test_score_before_fit(data):
     with pytest.raises(RuntimeError):
         SASRecRanker(tiny()).score(data[1], [])
@@ -114,7 +121,7 @@ def test_score_before_fit(data):
 @pytest.mark.parametrize("kw, field", [
     (dict(hidden=0), "hidden"), (dict(hidden=10, heads=3), "heads"), (dict(dropout=1.0), "dropout"),
     (dict(lr=0), "lr"), (dict(loss="softmax"), "loss"), (dict(device="tpu9"), "device"),
-    (dict(epochs=2.5), "epochs"),
+    (dict(epochs=2.5), "epochs"), (dict(threads=-1), "threads"),
 ])
 def test_config_validation(kw, field):
     with pytest.raises(InputError) as err:
