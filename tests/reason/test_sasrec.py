@@ -9,7 +9,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for help
 from helpers import make_taskset  # noqa: E402
 
 from verbalrec.errors import InputError, LeakageError  # noqa: E402
-from verbalrec.reason.sasrec import UNKNOWN_SCORE, SASRecConfig, SASRecRanker, user_sequences  # noqa: E402
+from verbalrec.reason.sasrec import UNKNOWN_SCORE, SASRecConfig, SASRecRanker  # noqa: E402
+from verbalrec.tasks.schema import training_sequences as user_sequences  # noqa: E402
 
 K, USERS, LENGTH, H = 10, 20, 16, 5
 

@@ -28,7 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import InputError, LeakageError
-from ..tasks.schema import Task, TaskSet
+from ..tasks.schema import Task, TaskSet, training_sequences
 from .base import Scores
 
 UNKNOWN_SCORE = -1e9
@@ -163,7 +163,7 @@ class SASRecRanker:
     def _fit(self, train: TaskSet) -> "SASRecRanker":
         cfg, dev = self.config, torch.device(self.config.device)
         torch.manual_seed(cfg.seed)
-        seqs = user_sequences(train)
+        seqs = training_sequences(train)
         catalog = train.catalog["item_id"].astype(str).tolist() if "item_id" in train.catalog else []
         vocab = dict.fromkeys([i for s in seqs.values() for i in s] + catalog)
         self.index = {item: k + 1 for k, item in enumerate(vocab)}
@@ -221,22 +221,6 @@ class SASRecRanker:
         for row, t in enumerate(tasks):
             values[row, len(t.candidates):] = -np.inf  # padding columns, as Scores expects
         return Scores(values, np.ones(len(tasks), bool))
-
-
-def user_sequences(train: TaskSet) -> dict[str, list[str]]:
-    """Each user's chronological item sequence: the union of their train tasks' histories and
-    targets, keyed by (time, item) so overlapping histories count once; ties keep task order."""
-    cols = train.table.select(["user_id", "target_time", "target_item", "hist_item", "hist_time"]).to_pydict()
-    events: dict[str, dict] = {}
-    for i in sorted(range(len(cols["user_id"])), key=lambda i: cols["target_time"][i]):
-        items, tt = cols["hist_item"][i], cols["target_time"][i]
-        times = cols["hist_time"][i] or []
-        if len(times) != len(items) or None in times:  # no hist_time: place at target_time, keep list order
-            times = [tt] * len(items)
-        seen = events.setdefault(cols["user_id"][i], {})
-        for key in zip(times + [tt], items + [cols["target_item"][i]]):
-            seen.setdefault(key, None)
-    return {u: [item for _, item in sorted(ev, key=lambda k: k[0])] for u, ev in events.items()}
 
 
 def _windows(seq: list[int], max_len: int) -> list[list[int]]:

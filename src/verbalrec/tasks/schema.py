@@ -138,14 +138,17 @@ def read_task_table(path: str | Path) -> pa.Table:
 
 
 def training_sequences(train: TaskSet) -> dict[str, list[str]]:
-    """Per user, the chronological items of every training task's history and target, each event
-    once. Classical rankers fit on these, so they see exactly what training tasks hold."""
-    events: dict[str, dict[tuple, str]] = {}
-    cols = train.table.select(["user_id", "target_time", "target_item", "hist_time", "hist_item"]).to_pydict()
-    for user, tt, ti, hts, his in zip(cols["user_id"], cols["target_time"], cols["target_item"],
-                                      cols["hist_time"], cols["hist_item"]):
-        seen = events.setdefault(user, {})
-        # key by (time, item, occurrence) so repeated plays at distinct times all count
-        for t, i in zip(hts + [tt], his + [ti]):
-            seen.setdefault((t, i), i)
-    return {u: [i for _, i in sorted(ev.items(), key=lambda kv: kv[0][0])] for u, ev in events.items()}
+    """Each user's chronological items: the union of their training tasks' histories and targets,
+    keyed by (time, item) so overlapping histories count once. Classical rankers fit on these, so
+    they see exactly what the training tasks hold."""
+    cols = train.table.select(["user_id", "target_time", "target_item", "hist_item", "hist_time"]).to_pydict()
+    events: dict[str, dict] = {}
+    for i in sorted(range(len(cols["user_id"])), key=lambda i: cols["target_time"][i]):
+        items, tt = cols["hist_item"][i], cols["target_time"][i]
+        times = cols["hist_time"][i] or []
+        if len(times) != len(items) or None in times:  # no hist_time: place at target_time, keep list order
+            times = [tt] * len(items)
+        seen = events.setdefault(cols["user_id"][i], {})
+        for key in zip(times + [tt], items + [cols["target_item"][i]]):
+            seen.setdefault(key, None)
+    return {u: [item for _, item in sorted(ev, key=lambda k: k[0])] for u, ev in events.items()}
