@@ -1,0 +1,135 @@
+r"""Stage 1 (paper section 4.3, eqs. 3-6): GRPO of the Verbalizer against a frozen oracle Reasoner.
+
+For each training history the policy samples G verbalizations (eq. 3, TRL's ``num_generations``).
+Each is turned into the context the oracle reads exactly as at inference -- the verbalizer's own
+``postprocess`` (rewrite: degenerate text falls back to the template; action: the sampled
+``time, ID, k, m`` lines are executed on the task) -- and rewarded
+
+.. math:: r_i = \alpha\, r_i^{acc} + (1-\alpha)\, r_i^{len}   \qquad (eqs. 4, 6)
+
+as ``reward_funcs=[accuracy, length, compression_ratio]`` with ``reward_weights=[alpha, 1-alpha, 0]``,
+so TRL logs ``rewards/accuracy/mean``, ``rewards/length/mean`` and ``rewards/compression_ratio/mean``
+separately. TRL normalises rewards within each group and optimises the clipped objective (eq. 5).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import InputError
+from ..rewards import AccuracyReward, CompressionRatio, LengthReward, RankingReward
+from ..tasks.schema import Task, TaskSet
+from ..verbalize.template import Catalog, TemplateVerbalizer
+from .grpo import policy_model, prepare_out, run_grpo, training_tasks
+from .grpo_config import Stage1Config, is_endpoint
+
+
+def make_policy_verbalizer(kind: str, model, tokenizer, catalog: Catalog, *, max_new_tokens: int,
+                           max_prompt_tokens: int | None, use_chat_template: bool = True, **kw):
+    """The verbalizer whose ``prompt_for``/``postprocess`` frame the policy's samples."""
+    from ..verbalize.action import ActionVerbalizer
+    from ..verbalize.llm import RewriteVerbalizer
+
+    cls = {"rewrite": RewriteVerbalizer, "action": ActionVerbalizer}[kind]
+    return cls(model, tokenizer, catalog, max_new_tokens=max_new_tokens, max_prompt_tokens=max_prompt_tokens,
+               use_chat_template=use_chat_template, **kw)
+
+
+def as_prompt(text: str, tokenizer, use_chat_template: bool):
+    """Conversational when the tokenizer has a chat template (TRL then applies it, as
+    ``llm.render_prompts`` does at inference), else the plain prompt string."""
+    if use_chat_template and getattr(tokenizer, "chat_template", None):
+        return [{"role": "user", "content": text}]
+    return text
+
+
+def completion_text(completion) -> str:
+    """TRL passes a string, or a list of messages for conversational prompts."""
+    return completion if isinstance(completion, str) else "".join(m.get("content") or "" for m in completion)
+
+
+def verbalizer_rows(train: TaskSet, verbalizer, tokenizer, use_chat_template: bool = True) -> list[dict]:
+    """One row per training task: the policy prompt, what the rewards read, and ``task_id`` for
+    ``postprocess`` to find the task. ``template_chars`` is the full template's length (the
+    compression ratio's denominator, Figure 2)."""
+    template = TemplateVerbalizer(verbalizer.catalog)
+    rows = []
+    for batch in train.batches(512):
+        for task, tmpl in zip(batch, template.verbalize(batch)):
+            rows.append({"prompt": as_prompt(verbalizer.prompt_for(task), tokenizer, use_chat_template),
+                         "candidates": list(task.candidates), "label": int(task.label),
+                         "template_chars": len(tmpl), "task_id": task.task_id})
+    return rows
+
+
+class PolicyPostprocess:
+    """``postprocess(completions, columns) -> contexts``, shared by every Stage 1 reward.
+
+    The three rewards each ask for the same batch, so the last answer is memoised; the share of
+    outputs the verbalizer replaced by its fallback is logged as ``verbalizer/fallback_rate``."""
+
+    def __init__(self, verbalizer, tasks: Sequence[Task]):
+        self.verbalizer, self.tasks = verbalizer, {t.task_id: t for t in tasks}
+        self._key, self._texts = None, []
+
+    def __call__(self, completions, columns: dict) -> list[str]:
+        raw, ids = [completion_text(c) for c in completions], list(columns["task_id"])
+        if (raw, ids) != self._key:
+            before = self.verbalizer.fallbacks
+            self._texts = [self.verbalizer.postprocess(c, self.tasks[i]) for c, i in zip(raw, ids)]
+            self._key = (raw, ids)
+            if "log_metric" in columns:
+                columns["log_metric"]("verbalizer/fallback_rate", (self.verbalizer.fallbacks - before) / max(len(raw), 1))
+        return self._texts
+
+
+def make_oracle(cfg: Stage1Config, catalog: Catalog, out: Path):
+    """The frozen oracle Reasoner: an endpoint (``reason.endpoint``, if installed) or a local LM."""
+    if is_endpoint(cfg.oracle):
+        try:
+            from ..reason.endpoint import EndpointConfig, EndpointReasoner
+        except ImportError as err:
+            raise InputError(f"endpoint oracle unavailable ({err})", field="oracle",
+                             fix="give a local model directory as oracle") from None
+        conf = EndpointConfig(base_url=cfg.oracle, model=cfg.oracle_model, mode=cfg.oracle_mode,
+                              cache_path=str(out / "oracle_cache.sqlite"))
+        return EndpointReasoner(conf, catalog)
+    import torch
+
+    from ..models import load_causal_lm
+    from ..reason.lm import CandidateLikelihoodReasoner, GenerativeReasoner, LabelScoringReasoner
+
+    model, tokenizer = load_causal_lm(cfg.oracle, device="cuda" if torch.cuda.is_available() else "cpu")
+    model.requires_grad_(False)
+    cls = {"likelihood": CandidateLikelihoodReasoner, "label": LabelScoringReasoner,
+           "generate": GenerativeReasoner}[cfg.oracle_mode]
+    return cls(model, tokenizer, catalog, max_length=cfg.oracle_max_length, batch_size=cfg.oracle_batch_size)
+
+
+def stage1_rewards(cfg: Stage1Config, oracle, postprocess) -> tuple[list, list[float]]:
+    """Reward functions and weights of eq. 6 (compression ratio: weight 0, logged only)."""
+    main = (AccuracyReward(oracle, postprocess) if cfg.reward == "accuracy"
+            else RankingReward(oracle, cfg.ranking_metric, postprocess))
+    length = LengthReward(cfg.length_low, cfg.length_high, postprocess=postprocess)
+    return [main, length, CompressionRatio(postprocess)], [cfg.alpha, 1.0 - cfg.alpha, 0.0]
+
+
+def train_verbalizer(cfg: Stage1Config, resume: bool = False) -> Path:
+    """Stage 1: train the Verbalizer policy ``cfg.policy`` (kind ``cfg.kind``) into ``cfg.out``."""
+    from datasets import Dataset
+
+    out = prepare_out(cfg.out, resume)
+    tasks, train = training_tasks(cfg.tasks, cfg.max_tasks)
+    catalog = Catalog(tasks.catalog)
+    model, tokenizer = policy_model(cfg.policy)
+    verbalizer = make_policy_verbalizer(cfg.kind, model, tokenizer, catalog, max_new_tokens=cfg.max_completion_length,
+                                        max_prompt_tokens=cfg.max_prompt_length,
+                                        use_chat_template=cfg.use_chat_template)
+    rows = verbalizer_rows(train, verbalizer, tokenizer, cfg.use_chat_template)
+    postprocess = PolicyPostprocess(verbalizer, train.tasks())
+    funcs, weights = stage1_rewards(cfg, make_oracle(cfg, catalog, out), postprocess)
+    return run_grpo(cfg, stage="stage1-verbalizer", model=model, tokenizer=tokenizer, reward_funcs=funcs,
+                    reward_weights=weights, dataset=Dataset.from_list(rows),
+                    data_hash=tasks.meta.get("data_hash", "unknown"), resume=resume,
+                    extra={"kind": cfg.kind, "oracle": cfg.oracle, "oracle_mode": cfg.oracle_mode})

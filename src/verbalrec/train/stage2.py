@@ -1,0 +1,97 @@
+r"""Stage 2 (paper section 4.4, eqs. 7-8): GRPO of the Reasoner on a frozen Verbalizer's output.
+
+The Verbalizer is frozen and writes every training history once, :math:`x = \phi_\theta(H_u)`
+(through ``CachedVerbalizer``, a sqlite cache in the run directory, so a resumed run generates
+nothing twice). The Reasoner reads the one prompt layout every reasoner uses
+(``reason.prompt.fit_prompt``), samples G answers, and each earns +1 if it names the target, else
+-1 (eq. 7, ``rewards.ReasonerReward``); TRL optimises the clipped objective with KL (eq. 8).
+``verbalizer="template"`` is the paper's raw-interaction ablation (Table 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..errors import InputError
+from ..reason.prompt import fit_prompt
+from ..rewards import ReasonerReward
+from ..tasks.schema import TaskSet
+from ..verbalize import VERBALIZERS, make_verbalizer
+from ..verbalize.cache import CachedVerbalizer, VerbalizationCache
+from ..verbalize.template import Catalog
+from .grpo import policy_model, prepare_out, run_grpo, training_tasks
+from .grpo_config import Stage2Config
+from .stage1 import make_policy_verbalizer
+
+RUN_FILE = "verbalrec_run.json"
+
+
+def run_config(path: Path) -> dict:
+    """The config a verbalrec run saved beside its model ({} for a model made elsewhere)."""
+    try:
+        return json.loads((path / RUN_FILE).read_text()).get("config", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def weights_tag(path: Path) -> str:
+    """Cache version of a model directory: changes whenever its weight files do."""
+    stats = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in path.iterdir()
+                   if p.suffix in (".safetensors", ".bin", ".gguf"))
+    return hashlib.sha256(repr((path.resolve().name, stats)).encode()).hexdigest()[:12]
+
+
+def frozen_verbalizer(cfg: Stage2Config, catalog: Catalog):
+    """A named verbalizer, or a trained verbalizer model (kind and prompt budget from its run)."""
+    if cfg.verbalizer in VERBALIZERS:
+        return make_verbalizer(cfg.verbalizer, catalog)
+    import torch
+
+    from ..models import load_causal_lm
+
+    path, run = Path(cfg.verbalizer), run_config(Path(cfg.verbalizer))
+    kind = cfg.verbalizer_kind or run.get("kind", "rewrite")
+    if kind == "rewrite" and not cfg.verbalizer_max_new_tokens:
+        raise InputError("a rewrite verbalizer needs a token budget", field="verbalizer_max_new_tokens", fix="use e.g. 256")
+    model, tokenizer = load_causal_lm(path, device="cuda" if torch.cuda.is_available() else "cpu")
+    verbalizer = make_policy_verbalizer(kind, model, tokenizer, catalog,
+                                        max_new_tokens=cfg.verbalizer_max_new_tokens or None,
+                                        max_prompt_tokens=run.get("max_prompt_length"),
+                                        use_chat_template=run.get("use_chat_template", True),
+                                        batch_size=cfg.verbalizer_batch_size,
+                                        version_tag=weights_tag(path))  # the dir name alone misses retrained weights
+    return verbalizer
+
+
+def verbalize_once(train: TaskSet, verbalizer, cache_path: Path) -> tuple[list[str], dict]:
+    """Each training history verbalized once (cached: a crash keeps what was done)."""
+    cached = CachedVerbalizer(verbalizer, VerbalizationCache(cache_path))
+    texts = [t for batch in train.batches(256) for t in cached.verbalize(batch)]
+    return texts, {"verbalizer_name": cached.name, "verbalizer_version": cached.version, "generated": cached.misses}
+
+
+def reasoner_rows(train: TaskSet, contexts: list[str], tokenizer, catalog: Catalog, max_length: int) -> list[dict]:
+    """One row per training task: the reasoner prompt and what ``ReasonerReward`` reads."""
+    return [{"prompt": fit_prompt(tokenizer, ctx, task.candidates, catalog, max_length),
+             "candidate_titles": [catalog.title(c) for c in task.candidates],
+             "label": int(task.label), "task_id": task.task_id}
+            for task, ctx in zip(train.tasks(), contexts)]
+
+
+def train_reasoner(cfg: Stage2Config, resume: bool = False) -> Path:
+    """Stage 2: train the Reasoner policy ``cfg.policy`` on ``cfg.verbalizer``'s contexts into ``cfg.out``."""
+    from datasets import Dataset
+
+    out = prepare_out(cfg.out, resume)
+    tasks, train = training_tasks(cfg.tasks, cfg.max_tasks)
+    catalog = Catalog(tasks.catalog)
+    verbalizer = frozen_verbalizer(cfg, catalog)
+    contexts, info = verbalize_once(train, verbalizer, out / "verbalizations.sqlite")
+    del verbalizer  # frees a verbalizer model before the policy loads
+    model, tokenizer = policy_model(cfg.policy)
+    rows = reasoner_rows(train, contexts, tokenizer, catalog, cfg.max_prompt_length)
+    return run_grpo(cfg, stage="stage2-reasoner", model=model, tokenizer=tokenizer, reward_funcs=[ReasonerReward()],
+                    reward_weights=[1.0], dataset=Dataset.from_list(rows),
+                    data_hash=tasks.meta.get("data_hash", "unknown"), resume=resume, extra=info)
