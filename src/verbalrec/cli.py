@@ -124,17 +124,28 @@ def cmd_tasks(args) -> None:
         print(json.dumps({**tasks.meta, "n_tasks": len(tasks), "n_candidates": tasks.n_candidates}, indent=2))
 
 
+def _train_stages():
+    """verbalrec train <stage>: (config class, run function) per stage."""
+    from .train.grpo import Stage1Config, Stage2Config, VerbalizerSFTConfig, sft_verbalizer, train_reasoner, train_verbalizer
+    from .train.warmstart import WarmStartConfig, warm_start
+    return {"warmstart": (WarmStartConfig, warm_start, "dense LM warm start of a small in-project model (TRL SFTTrainer)"),
+            "sft-verbalizer": (VerbalizerSFTConfig, sft_verbalizer, "warm start of the Verbalizer on heuristic targets"),
+            "verbalizer": (Stage1Config, train_verbalizer, "Stage 1: GRPO on the Verbalizer, oracle-rewarded"),
+            "reasoner": (Stage2Config, train_reasoner, "Stage 2: GRPO on the Reasoner over a frozen Verbalizer")}
+
+
 def cmd_train(args) -> None:
     from .config import given, read_yaml
-    from .train.warmstart import WarmStartConfig, warm_start
-    fields = {**(read_yaml(args.config) if args.config else {}), **given(args, WarmStartConfig)}
+    cls, run, _ = _train_stages()[args.train_cmd]
+    fields = {**(read_yaml(args.config) if args.config else {}), **given(args, cls)}
     try:
-        cfg = WarmStartConfig(**fields)
+        cfg = cls(**fields)
     except TypeError as err:
         raise InputError(f"bad or missing config field ({err})", field="config",
-                         fix="give tasks and out, see `verbalrec train warmstart -h`") from None
-    out = warm_start(cfg, resume=args.resume)
-    print(f"wrote {out}")
+                         fix=f"see `verbalrec train {args.train_cmd} -h`") from None
+    t0 = time.perf_counter()
+    out = run(cfg, resume=args.resume)
+    print(f"wrote {out} in {time.perf_counter() - t0:.0f}s")
 
 
 def cmd_demo(args) -> None:
@@ -217,13 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", help="write the results JSON here")
     ev.add_argument("--quiet", action="store_true")
 
-    train = sub.add_parser("train", help="train models (warm start; GRPO stages build on it)")
+    train = sub.add_parser("train", help="warm start, Stage 1 (verbalizer GRPO), Stage 2 (reasoner GRPO)")
     trsub = train.add_subparsers(dest="train_cmd", required=True)
-    ws = trsub.add_parser("warmstart", help="dense LM warm start of a small in-project model (TRL SFTTrainer)")
-    ws.add_argument("--config", help="YAML with the fields below")
-    ws.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
-    from .train.warmstart import WarmStartConfig
-    add_fields(ws, WarmStartConfig)
+    for stage, (cls, _, help_text) in _train_stages().items():
+        p = trsub.add_parser(stage, help=help_text)
+        p.add_argument("--config", help="YAML with the fields below (flags override it)")
+        p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+        add_fields(p, cls)
 
     demo = sub.add_parser("demo", help="the main job: ml-100k, paper tasks, every baseline")
     demo.add_argument("source", nargs="?", default="ml-100k")
