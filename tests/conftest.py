@@ -1,10 +1,11 @@
-import sys
-from pathlib import Path
+import os
 
-import pandas as pd
-import pytest
+# Tiny models on a 2-core machine: one thread is faster than two, and nothing may reach the hub.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-sys.path.insert(0, str(Path(__file__).parent))  # so tests can `from helpers import ...`
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 
 from verbalrec.logs.schema import EventLog, validate_catalog, validate_events  # noqa: E402
 
