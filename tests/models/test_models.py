@@ -135,14 +135,16 @@ def test_bad_options_are_input_errors(saved, tmp_path):
         load_causal_lm(tmp_path)
 
 
-def test_missing_gguf_package_is_input_error(saved, monkeypatch):
+def test_missing_gguf_package_is_input_error(saved, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "gguf", None)
     import importlib.util
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gguf" else real(name, *a))
+    fake = tmp_path / "model.gguf"
+    fake.write_bytes(b"GGUF")
     with pytest.raises(InputError, match="pip install gguf"):
-        load_causal_lm(saved, gguf_file="model.gguf")
+        load_causal_lm(saved, gguf_file=str(fake))
 
 
 def test_tiny_model_is_trainable(tok):

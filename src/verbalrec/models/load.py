@@ -70,10 +70,10 @@ def load_causal_lm(name_or_path: str | os.PathLike, *, gguf_file: str | None = N
     source = str(path) if local else name
     kwargs: dict = {"trust_remote_code": trust_remote_code}
     if gguf_file:
-        _require("gguf", "gguf", "loading a GGUF file")
         gpath = Path(gguf_file) if os.path.isabs(gguf_file) else path / gguf_file
-        if local and not gpath.is_file():
+        if local and not gpath.is_file():  # a wrong path is the likelier mistake: say it first
             raise InputError("GGUF file does not exist", file=gpath, fix="check the gguf_file name")
+        _require("gguf", "gguf", "loading a GGUF file")
         kwargs["gguf_file"] = str(gpath) if local else gguf_file
     fix = ("check it is a transformers model directory (config.json + weights + tokenizer)"
            if local else _OFFLINE_FIX)
