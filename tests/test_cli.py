@@ -73,3 +73,25 @@ def test_every_command_has_working_help(capsys):
                 for sub in action.choices.values():
                     walk(sub)
     walk(build_parser())
+
+
+def test_eval_llm_reasoners_and_lm_verbalizer_with_a_tiny_model(events_csv, tmp_path, capsys):
+    from verbalrec.models import build_and_save
+    d = events_csv
+    assert main(["tasks", "build", str(d / "ev.csv"), "--catalog", str(d / "cat.csv"),
+                 "--map", "user_id=uid,item_id=sku,timestamp=ts", "--timestamp-unit", "ms",
+                 "--n-candidates", "3", "--out", str(d / "tasks"), "--quiet"]) == 0
+    model = build_and_save(["Title 1, Play, A. Title 2"] * 20, tmp_path / "tiny", "tiny", seed=0)
+    assert main(["eval", str(d / "tasks"), "--rankers", "popularity,label,generative", "--model", str(model),
+                 "--verbalizers", "template,heuristic,zero-shot", "--verbalizer-model", str(model),
+                 "--cache", str(tmp_path / "cache.sqlite"), "--baseline", "template/label",
+                 "--out", str(tmp_path / "r.json"), "--quiet", "--max-length", "512"]) == 0
+    doc = json.loads((tmp_path / "r.json").read_text())
+    systems = [r["system"] for r in doc["results"]]
+    assert systems == ["popularity"] + [f"{v}/{r}" for r in ("label", "generative")
+                                        for v in ("template", "heuristic", "zero-shot")]
+    by = {r["system"]: r for r in doc["results"]}
+    assert by["template/label"]["compression_ratio"] == 1.0 and by["heuristic/label"]["compression_ratio"] > 0
+    assert by["zero-shot/generative"]["delta_pct_vs"] == "template/label"
+    assert main(["eval", str(d / "tasks"), "--rankers", "label"]) == 2  # no --model: a clear error
+    assert "need a language model" in capsys.readouterr().err

@@ -87,8 +87,8 @@ def cmd_verbalize(args) -> None:
     from .atomic import write_text
     from .tasks import load_tasks
     tasks = load_tasks(args.tasks).split(args.split).head(args.limit)
-    from .verbalize import make_verbalizer
-    verbalizer = make_verbalizer(args.verbalizer, tasks.catalog)
+    from .evaluate.run import make_cached_verbalizer
+    verbalizer = make_cached_verbalizer(args.verbalizer, tasks.catalog, args.verbalizer_model, args.cache)
     texts = verbalizer.verbalize(tasks.tasks())
     if args.out:
         lines = [json.dumps({"task_id": t.task_id, "verbalizer": verbalizer.name, "text": x})
@@ -206,7 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     verb = sub.add_parser("verbalize", help="print or write verbalizations of tasks")
     verb.add_argument("tasks", help="task folder or task Parquet file")
-    verb.add_argument("--verbalizer", default="template", help="template, template+meta or heuristic")
+    verb.add_argument("--verbalizer", default="template",
+                      help="template, template+meta, heuristic, or with --verbalizer-model: zero-shot, rewrite, action")
+    verb.add_argument("--verbalizer-model", help="causal LM directory (or gemma3-270m) for LM verbalizers")
+    verb.add_argument("--cache", default="runs/cache/verbalizations.sqlite", help="verbalization cache (sqlite)")
     verb.add_argument("--split", default="test")
     verb.add_argument("--limit", type=int, default=3)
     verb.add_argument("--out", help="write JSON lines here instead of printing")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -18,18 +19,31 @@ from .table import results_json
 LM_REASONERS = ("label", "likelihood", "generative")
 
 
+_LOADED: dict[str, tuple] = {}
+
+
+def load_model(name: str):
+    """(model, tokenizer), loaded once per run; ``gemma3-270m`` is the shipped Gemma GGUF."""
+    if name not in _LOADED:
+        from ..models import gemma_gguf_path, load_causal_lm
+        _LOADED[name] = load_causal_lm(gemma_gguf_path() if name == "gemma3-270m" else name)
+    return _LOADED[name]
+
+
 def make_lm_reasoner(kind: str, model_path: str, catalog, max_length: int, progress: bool):
-    from ..models import load_causal_lm
     from ..reason.lm import CandidateLikelihoodReasoner, GenerativeReasoner, LabelScoringReasoner
-    model, tokenizer = load_causal_lm(model_path)
+    model, tokenizer = load_model(model_path)
     cls = {"label": LabelScoringReasoner, "likelihood": CandidateLikelihoodReasoner,
            "generative": GenerativeReasoner}[kind]
     return cls(model, tokenizer, catalog, max_length=max_length, progress=progress)
 
 
-def _verbalizer(name: str, catalog, model: str | None, cache: str | None):
+def make_cached_verbalizer(name: str, catalog, model: str | None, cache: str | None):
     """LM verbalizers go through the persistent cache, so nothing is generated twice."""
-    verbalizer = make_verbalizer(name, catalog, model)
+    if name in LM_VERBALIZERS and model:
+        verbalizer = make_verbalizer(name, catalog, load_model(model), version_tag=Path(model).name)
+    else:
+        verbalizer = make_verbalizer(name, catalog)
     if cache and name in LM_VERBALIZERS:
         from ..verbalize.cache import CachedVerbalizer, VerbalizationCache
         verbalizer = CachedVerbalizer(verbalizer, VerbalizationCache(cache))
@@ -49,13 +63,13 @@ def run_eval(tasks: TaskSet, rankers: list[str], verbalizers: list[str], split: 
     lm_kinds = [r for r in rankers if r in LM_REASONERS]
     if lm_kinds and not model:
         raise InputError(f"reasoner(s) {lm_kinds} need a language model", field="model",
-                         fix="pass --model DIR (e.g. one built by `verbalrec models build`)")
+                         fix="pass --model DIR (e.g. one trained by `verbalrec train warmstart`)")
     results, timing, compression = [], {}, {}
     template_texts = TemplateVerbalizer(tasks.catalog).verbalize(test.tasks()) if lm_kinds else []
     for name in rankers:
         if name in LM_REASONERS:
             reasoner = make_lm_reasoner(name, model, tasks.catalog, max_length, progress)
-            pairs = [(reasoner, _verbalizer(v, tasks.catalog, verbalizer_model, cache)) for v in verbalizers]
+            pairs = [(reasoner, make_cached_verbalizer(v, tasks.catalog, verbalizer_model, cache)) for v in verbalizers]
         else:
             pairs = [(make_ranker(name, seed), None)]
         for reasoner, verbalizer in pairs:

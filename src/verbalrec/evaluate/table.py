@@ -25,10 +25,11 @@ def results_json(results: Sequence[EvalResult], baseline: EvalResult | None = No
 
 
 def print_table(doc: dict, title: str = "", console: Console | None = None) -> None:
+    """CR: mean compression ratio of the system's verbalizer (characters vs the template)."""
     fmt = lambda v: "—" if v != v else f"{v:.3f}"  # noqa: E731  (v != v: NaN, e.g. no non-Discovery tasks)
     table = Table(title=title)
     for col in ("system", "R@1 Disc [95% CI]", "Δ% [95% CI]", "R@1 / HR@1", "R@1 non-Disc", "NDCG@10", "MRR",
-                "Valid", "n (Disc)"):
+                "Valid", "CR", "n (Disc)"):
         table.add_column(col, justify="left" if col == "system" else "right")
     for r in doc["results"]:
         lo, hi = r["recall@1_discovery_ci95"]
@@ -36,7 +37,8 @@ def print_table(doc: dict, title: str = "", console: Console | None = None) -> N
                  if "delta_pct" in r else "—")
         table.add_row(r["system"], f"{fmt(r['recall@1_discovery'])} [{fmt(lo)}, {fmt(hi)}]", delta,
                       fmt(r["hr@1"]), fmt(r["recall@1_non_discovery"]), fmt(r["ndcg@10"]), fmt(r["mrr"]),
-                      fmt(r["valid_ratio"]), f"{r['n']} ({r['n_discovery']})")
+                      fmt(r["valid_ratio"]), fmt(r["compression_ratio"]) if r.get("compression_ratio") is not None else "—",
+                      f"{r['n']} ({r['n_discovery']})")
     console = console or Console()
     if not console.is_terminal:  # logs and pipes: do not wrap the table to 80 columns
         console.width = 160

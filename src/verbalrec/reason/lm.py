@@ -53,22 +53,25 @@ class LabelScoringReasoner(_LMReasoner):
 
     default_name = "label"
 
-    def label_token_ids(self, n: int) -> list[int]:
-        ids = [self.tokenizer(lab, add_special_tokens=False)["input_ids"][0] for lab in answer_labels(n)]
-        if len(set(ids)) != n:
-            raise InputError("the tokenizer gives two answer labels the same first token", field="tokenizer",
-                             fix="use a tokenizer that encodes ' A' ... ' J' distinctly")
-        return ids
+    def label_token_ids(self, n: int) -> list[int] | None:
+        """One token per label (' A', ' B', ...), or None when some label spans several tokens
+        (a small BPE may merge ' A' but not ' B'); then labels are scored as exact sequences."""
+        seqs = [self.tokenizer(lab, add_special_tokens=False)["input_ids"] for lab in answer_labels(n)]
+        ids = [q[0] for q in seqs]
+        return ids if all(len(q) == 1 for q in seqs) and len(set(ids)) == n else None
 
     @torch.no_grad()
     def score(self, tasks: Sequence[Task], contexts: Sequence[str]) -> Scores:
         prompts, rows = self.prompts(tasks, contexts), []
         for i in self._batches(len(tasks)):
-            enc = self._encode_left(prompts[i:i + self.batch_size])
-            logits = self.model(**enc, logits_to_keep=1).logits[:, -1].float()
-            logp = torch.log_softmax(logits, dim=-1)
-            for k, task in enumerate(tasks[i:i + self.batch_size]):
-                rows.append(logp[k, self.label_token_ids(len(task.candidates))].numpy())
+            batch, batch_prompts = tasks[i:i + self.batch_size], prompts[i:i + self.batch_size]
+            if all(self.label_token_ids(len(t.candidates)) for t in batch):
+                enc = self._encode_left(batch_prompts)
+                logp = torch.log_softmax(self.model(**enc, logits_to_keep=1).logits[:, -1].float(), dim=-1)
+                rows += [logp[k, self.label_token_ids(len(t.candidates))].numpy() for k, t in enumerate(batch)]
+            else:
+                rows += [sequence_logprobs(self.model, self.tokenizer, p, answer_labels(len(t.candidates)))[0]
+                         for t, p in zip(batch, batch_prompts)]
         return Scores(_pad(rows), np.ones(len(tasks), bool))
 
 
@@ -83,24 +86,9 @@ class CandidateLikelihoodReasoner(_LMReasoner):
         super().__init__(*args, **kw)
         self.length_normalize = length_normalize
 
-    @torch.no_grad()
     def score_one(self, prompt: str, answers: list[str]) -> np.ndarray:
-        p_ids = self.tokenizer(prompt, return_tensors="pt")["input_ids"]
-        out = self.model(input_ids=p_ids, use_cache=True)
-        first = torch.log_softmax(out.logits[0, -1].float(), -1)
-        cands = [self.tokenizer(a, add_special_tokens=False)["input_ids"] for a in answers]
-        width = max(len(c) for c in cands)
-        ids = torch.full((len(cands), width), self.tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(cands), width), dtype=torch.long)
-        for j, c in enumerate(cands):
-            ids[j, :len(c)], mask[j, :len(c)] = torch.tensor(c), 1
-        cache = out.past_key_values
-        cache.batch_repeat_interleave(len(cands))  # one prompt pass, shared by every candidate
-        attn = torch.cat([torch.ones((len(cands), p_ids.shape[1]), dtype=torch.long), mask], dim=1)
-        logits = self.model(input_ids=ids, attention_mask=attn, past_key_values=cache).logits.float()
-        logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0]
-        total = first[ids[:, 0]] + (logp * mask[:, 1:]).sum(1)
-        return (total / mask.sum(1) if self.length_normalize else total).numpy()
+        total, lengths = sequence_logprobs(self.model, self.tokenizer, prompt, answers)
+        return total / lengths if self.length_normalize else total
 
     def score(self, tasks: Sequence[Task], contexts: Sequence[str]) -> Scores:
         prompts = self.prompts(tasks, contexts)
@@ -109,6 +97,28 @@ class CandidateLikelihoodReasoner(_LMReasoner):
                                    for lab, c in zip(candidate_labels(len(t.candidates)), t.candidates)])
                 for t, p in it]
         return Scores(_pad(rows), np.ones(len(tasks), bool))
+
+
+@torch.no_grad()
+def sequence_logprobs(model, tokenizer, prompt: str, answers: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(log P(answer_j | prompt), token count of answer_j): one prompt pass, its KV cache shared
+    by all answers."""
+    p_ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+    out = model(input_ids=p_ids, use_cache=True)
+    first = torch.log_softmax(out.logits[0, -1].float(), -1)
+    cands = [tokenizer(a, add_special_tokens=False)["input_ids"] for a in answers]
+    width = max(len(c) for c in cands)
+    ids = torch.full((len(cands), width), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(cands), width), dtype=torch.long)
+    for j, c in enumerate(cands):
+        ids[j, :len(c)], mask[j, :len(c)] = torch.tensor(c), 1
+    cache = out.past_key_values
+    cache.batch_repeat_interleave(len(cands))  # one prompt pass, shared by every answer
+    attn = torch.cat([torch.ones((len(cands), p_ids.shape[1]), dtype=torch.long), mask], dim=1)
+    logits = model(input_ids=ids, attention_mask=attn, past_key_values=cache).logits.float()
+    logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0]
+    total = first[ids[:, 0]] + (logp * mask[:, 1:]).sum(1)
+    return total.numpy(), mask.sum(1).numpy()
 
 
 def extract_answer(text: str, titles: Sequence[str]) -> int | None:
