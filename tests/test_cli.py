@@ -9,7 +9,7 @@ from verbalrec.cli import main
 
 @pytest.fixture
 def events_csv(tmp_path):
-    from conftest import tiny_catalog, tiny_events
+    from helpers import tiny_catalog, tiny_events
     ev = tiny_events().rename(columns={"user_id": "uid", "item_id": "sku", "timestamp": "ts"})
     ev["ts"] = ev["ts"] * 1000
     ev.to_csv(tmp_path / "ev.csv", index=False)

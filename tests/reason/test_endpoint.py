@@ -32,7 +32,7 @@ OK = {"choices": [{"index": 0, "text": " A", "finish_reason": "stop"}]}
 
 @functools.lru_cache(maxsize=None)
 def tiny_tasks(split="test", n_candidates=3):
-    from conftest import tiny_catalog, tiny_events
+    from helpers import tiny_catalog, tiny_events
     from verbalrec.logs.schema import EventLog, validate_catalog, validate_events
     from verbalrec.tasks import build_tasks, preset
     cat = validate_catalog(tiny_catalog())

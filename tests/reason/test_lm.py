@@ -16,7 +16,7 @@ from verbalrec.verbalize.template import Catalog, TemplateVerbalizer  # noqa: E4
 
 @pytest.fixture(scope="module")
 def lm(tmp_path_factory):
-    from conftest import tiny_catalog
+    from helpers import tiny_catalog
     from verbalrec.models import build_and_save, load_causal_lm
     texts = [f"Title {i}, Play, ID: i{i}, A B C D E F G H I J" for i in range(12)] * 5
     d = build_and_save(texts, tmp_path_factory.mktemp("lm") / "tiny", "tiny", seed=0)

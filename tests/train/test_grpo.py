@@ -17,32 +17,6 @@ from verbalrec.train.stage1 import PolicyPostprocess, make_policy_verbalizer, tr
 from verbalrec.train.stage2 import train_reasoner  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a loaded machine lose a lot to them."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    """A tiny task folder and one tiny untrained model (policy and oracle alike), built once."""
-    from conftest import tiny_catalog, tiny_events
-    from verbalrec.logs.schema import EventLog, validate_catalog, validate_events
-    from verbalrec.models import build_and_save
-    from verbalrec.verbalize import action, llm
-    from verbalrec.verbalize.template import TemplateVerbalizer
-    cat = validate_catalog(tiny_catalog())
-    log = EventLog(validate_events(tiny_events(), catalog=cat), cat, name="tiny")
-    root = tmp_path_factory.mktemp("grpo")
-    save_tasks(build_tasks(log, preset("paper", n_candidates=3, train_tasks_per_user=0), progress=False), root / "tasks")
-    tasks = load_tasks(root / "tasks")
-    texts = TemplateVerbalizer(tasks.catalog).verbalize(tasks.tasks()) + [llm.REWRITE_INSTRUCTION, action.ACTION_INSTRUCTION]
-    return {"root": root, "tasks": str(root / "tasks"), "model": str(build_and_save(texts * 3, root / "tiny", "tiny"))}
-
-
 def s1(env, out, **kw):
     base = dict(tasks=env["tasks"], out=str(env["root"] / out), policy=env["model"], oracle=env["model"],
                 max_prompt_length=160, max_completion_length=16, num_generations=2, prompts_per_step=2,

@@ -15,32 +15,8 @@ from verbalrec.train.sft_verbalizer import VerbalizerSFTConfig, sft_rows, sft_ve
 from verbalrec.train.stage1 import as_prompt, completion_text, make_policy_verbalizer  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: threads only add contention on a loaded machine
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    from conftest import tiny_catalog, tiny_events
-    from verbalrec.logs.schema import EventLog, validate_catalog, validate_events
-    from verbalrec.models import build_and_save
-    from verbalrec.verbalize import action, llm
-    from verbalrec.verbalize.template import TemplateVerbalizer
-    cat = validate_catalog(tiny_catalog())
-    log = EventLog(validate_events(tiny_events(), catalog=cat), cat, name="tiny")
-    root = tmp_path_factory.mktemp("sft")
-    save_tasks(build_tasks(log, preset("paper", n_candidates=3, train_tasks_per_user=0), progress=False), root / "tasks")
-    tasks = load_tasks(root / "tasks")
-    texts = TemplateVerbalizer(tasks.catalog).verbalize(tasks.tasks()) + [llm.REWRITE_INSTRUCTION, action.ACTION_INSTRUCTION]
-    return {"root": root, "tasks": tasks, "dir": str(root / "tasks"), "model": str(build_and_save(texts * 3, root / "tiny", "tiny"))}
-
-
 def cfg(env, out, **kw):
-    return VerbalizerSFTConfig(**{**dict(tasks=env["dir"], out=str(out), model=env["model"], max_prompt_length=192,
+    return VerbalizerSFTConfig(**{**dict(tasks=env["tasks"], out=str(out), model=env["model"], max_prompt_length=192,
                                          max_length=384, batch_size=4, save_steps=2, logging_steps=1,
                                          learning_rate=1e-2), **kw})
 
@@ -51,7 +27,7 @@ def test_pairs_are_policy_prompts_and_heuristic_targets_of_training_tasks(env, k
     from verbalrec.verbalize.action import format_actions, heuristic_actions
     from verbalrec.verbalize.heuristic import HeuristicVerbalizer
     from verbalrec.verbalize.template import Catalog
-    tasks, catalog = env["tasks"], Catalog(env["tasks"].catalog)
+    tasks, catalog = env["taskset"], Catalog(env["taskset"].catalog)
     model, tok = load_causal_lm(env["model"])
     verbalizer = make_policy_verbalizer(kind, model, tok, catalog, max_new_tokens=1, max_prompt_tokens=192)
     train = tasks.split("train")
@@ -78,7 +54,7 @@ def test_short_run_saves_a_loadable_model_with_provenance(env, tmp_path):
     out = sft_verbalizer(cfg(env, tmp_path / "m", kind="action", max_steps=2))
     run = json.loads((out / "verbalrec_run.json").read_text())
     assert run["stage"] == "sft-verbalizer" and run["config"]["kind"] == "action" and run["global_step"] == 2
-    assert run["examples"] == len(env["tasks"].split("train")) and run["data_hash"]
+    assert run["examples"] == len(env["taskset"].split("train")) and run["data_hash"]
     assert all(h["loss"] == h["loss"] for h in run["log_history"] if "loss" in h)
     from verbalrec.models import load_causal_lm
     load_causal_lm(out)

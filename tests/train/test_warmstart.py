@@ -14,7 +14,7 @@ from verbalrec.train.warmstart import WarmStartConfig, corpus, warm_start  # noq
 
 @pytest.fixture(scope="module")
 def task_dir(tmp_path_factory):
-    from conftest import tiny_catalog, tiny_events
+    from helpers import tiny_catalog, tiny_events
     from verbalrec.logs.schema import EventLog, validate_catalog, validate_events
     cat = validate_catalog(tiny_catalog())
     log = EventLog(validate_events(tiny_events(), catalog=cat), cat, name="tiny")
