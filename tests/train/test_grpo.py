@@ -91,6 +91,13 @@ def test_datasets_hold_training_tasks_only(env):
     task = train.tasks()[0]
     drop_all = "\n".join(f"{k + 1}: 0 0" for k in range(len(task.hist_item)))
     assert post([drop_all, "garbage"], {"task_id": [task.task_id] * 2})[0] == ""
+    # a degenerate rewrite is scored as an empty context while training, never as the template
+    rewrite = make_policy_verbalizer("rewrite", model, tok, Catalog(tasks.catalog), max_new_tokens=8,
+                                     max_prompt_tokens=160)
+    post = PolicyPostprocess(rewrite, train.tasks())
+    good = "Likes Title 1 and Title 2 in the evening, mostly dramas."
+    assert post(["", "....", good], {"task_id": [task.task_id] * 3}) == ["", "", good]
+    assert rewrite.fallbacks == 2
 
 
 def test_killed_run_resumes_to_the_same_weights(env, tmp_path):

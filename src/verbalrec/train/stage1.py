@@ -73,11 +73,20 @@ class PolicyPostprocess:
         self.verbalizer, self.tasks = verbalizer, {t.task_id: t for t in tasks}
         self._key, self._texts = None, []
 
+    def _context(self, completion: str, task: Task) -> str:
+        """At inference a degenerate rewrite falls back to the template; while training that would
+        pay an empty sample the template's accuracy, so the oracle sees it empty instead."""
+        from ..verbalize.llm import RewriteVerbalizer, is_degenerate
+        if isinstance(self.verbalizer, RewriteVerbalizer) and is_degenerate(completion.strip()):
+            self.verbalizer.fallbacks += 1
+            return ""
+        return self.verbalizer.postprocess(completion, task)
+
     def __call__(self, completions, columns: dict) -> list[str]:
         raw, ids = [completion_text(c) for c in completions], list(columns["task_id"])
         if (raw, ids) != self._key:
             before = self.verbalizer.fallbacks
-            self._texts = [self.verbalizer.postprocess(c, self.tasks[i]) for c, i in zip(raw, ids)]
+            self._texts = [self._context(c, self.tasks[i]) for c, i in zip(raw, ids)]
             self._key = (raw, ids)
             if "log_metric" in columns:
                 columns["log_metric"]("verbalizer/fallback_rate", (self.verbalizer.fallbacks - before) / max(len(raw), 1))
