@@ -4,7 +4,6 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from verbalrec.logs.schema import EventLog, validate_catalog, validate_events  # noqa: E402

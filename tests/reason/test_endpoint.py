@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import logging
 import os
-import time
 import warnings
 
 import numpy as np
@@ -234,8 +233,6 @@ def test_requests_run_concurrently_and_duplicates_are_sent_once(tmp_path):
     tasks, contexts = tasks[:8] * 2, contexts[:8] * 2
     with FakeServer(lambda n, body: (200, {}, OK), delay=0.3) as fake:
         r = reasoner(tmp_path, fake.base_url, mode="generate", concurrency=4, catalog=catalog)
-        start = time.monotonic()
         s = r.score(tasks, contexts)
-        elapsed = time.monotonic() - start
+    # concurrency shows in the server's own count of requests in flight, not in wall time
     assert len(fake.requests) == 8 and fake.max_in_flight == 4 and s.valid.all()
-    assert elapsed < 1.5  # 8 requests of 0.3 s: 0.6 s 4 at a time, 2.4 s one by one

@@ -10,7 +10,7 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from verbalrec.errors import InputError  # noqa: E402
-from verbalrec.tasks import build_tasks, load_tasks, preset, save_tasks  # noqa: E402
+from verbalrec.tasks import load_tasks  # noqa: E402
 from verbalrec.train.grpo import prepare_out, training_tasks  # noqa: E402
 from verbalrec.train.grpo_config import Stage1Config, Stage2Config, trl_args  # noqa: E402
 from verbalrec.train.stage1 import PolicyPostprocess, make_policy_verbalizer, train_verbalizer, verbalizer_rows  # noqa: E402

@@ -10,7 +10,6 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from verbalrec.errors import InputError  # noqa: E402
-from verbalrec.tasks import build_tasks, load_tasks, preset, save_tasks  # noqa: E402
 from verbalrec.train.sft_verbalizer import VerbalizerSFTConfig, sft_rows, sft_verbalizer  # noqa: E402
 from verbalrec.train.stage1 import as_prompt, completion_text, make_policy_verbalizer  # noqa: E402
 

@@ -14,7 +14,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import InputError
 from ..tasks.schema import Task
 from ..verbalize.template import Catalog, candidate_labels
 from .base import Scores

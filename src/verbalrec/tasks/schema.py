@@ -120,7 +120,6 @@ def read_task_table(path: str | Path) -> pa.Table:
     if missing:
         raise InputError(f"missing column(s) {missing}", file=path, field=missing[0],
                          fix="follow the task schema in verbalrec.tasks.schema")
-    n = table.num_rows
     for name in TASK_SCHEMA.names:
         if name not in table.column_names:
             typ = TASK_SCHEMA.field(name).type
