@@ -7,6 +7,7 @@ the instruction says so, and any fence marker inside the data is neutralised so 
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from ..verbalize.template import Catalog, candidate_labels, format_candidates
@@ -17,8 +18,15 @@ INSTRUCTION = ("You are a recommender system. The user's viewing history and the
 ANSWER_CUE = "Answer:"
 
 
+# Special-token spellings of common tokenizers (</s>, <eos>, <start_of_turn>, <|im_start|>, ...):
+# a title containing one would otherwise be encoded as the real control token.
+_SPECIAL_TOKEN = re.compile(r"<(/?(?:s|pad|unk|bos|eos|mask|start_of_turn|end_of_turn)|\|[^<>|]{1,40}\|)>")
+
+
 def fence(text: str) -> str:
-    """Neutralise fence markers inside data (<<< and >>> become ‹‹‹ and ›››)."""
+    """Neutralise fence markers (<<< and >>> become ‹‹‹ and ›››) and special-token spellings
+    (</s> becomes ‹/s›) inside data."""
+    text = _SPECIAL_TOKEN.sub(lambda m: f"‹{m.group(1)}›", text)
     return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
 
 
