@@ -70,16 +70,13 @@ def cmd_data(args) -> None:
     print(json.dumps(log.describe(), indent=2))
 
 
-def build_and_save_tasks(args):
-    from .config import given
-    from .tasks import TaskProtocol, build_tasks, preset, save_tasks
-    log = _load_log(args)
-    protocol = preset(args.preset, **given(args, TaskProtocol))
+def build_and_save_tasks(log, protocol, out: str, quiet: bool = False):
+    from .tasks import build_tasks, save_tasks
     t0 = time.perf_counter()
-    tasks = build_tasks(log, protocol, progress=not args.quiet)
-    save_tasks(tasks, args.out)
+    tasks = build_tasks(log, protocol, progress=not quiet)
+    save_tasks(tasks, out)
     print(f"{len(tasks)} tasks {tasks.meta['counts']} from {log.name} ({len(log.events)} events) "
-          f"in {time.perf_counter() - t0:.1f}s, leakage check passed -> {args.out}")
+          f"in {time.perf_counter() - t0:.1f}s, leakage check passed -> {out}")
     return tasks
 
 
@@ -117,7 +114,9 @@ def cmd_eval(args) -> None:
 
 def cmd_tasks(args) -> None:
     if args.tasks_cmd == "build":
-        build_and_save_tasks(args)
+        from .config import given
+        from .tasks import TaskProtocol, preset
+        build_and_save_tasks(_load_log(args), preset(args.preset, **given(args, TaskProtocol)), args.out, args.quiet)
     else:
         from .tasks import load_tasks
         tasks = load_tasks(args.tasks)
@@ -154,16 +153,11 @@ def cmd_demo(args) -> None:
     from .evaluate.run import run_eval
     from .evaluate.table import print_table
     from .verbalize.template import TemplateVerbalizer
+    from .logs import load_log
+    from .tasks import preset
     t0 = time.perf_counter()
-    args.source, args.config = args.source or "ml-100k", None
-    args.catalog = args.map = args.catalog_map = args.timestamp_unit = args.timestamp_format = None
-    args.encoding = args.dedupe = args.drop_unknown_items = None
     out = Path(args.out)
-    for f in ("history_len", "n_candidates", "negatives", "split", "time_fractions", "train_tasks_per_user",
-              "eval_tasks_per_user", "min_history", "popularity_power", "hard_pool", "name"):
-        setattr(args, f, None)
-    args.out = str(out / "tasks")
-    tasks = build_and_save_tasks(args)
+    tasks = build_and_save_tasks(load_log(args.source), preset(args.preset), str(out / "tasks"), args.quiet)
     example = tasks.split("test").head(1).tasks()[0]
     print("\nTemplate verbalization of a test history (last 5 of", len(example.hist_item), "lines):")
     print("\n".join(TemplateVerbalizer(tasks.catalog).verbalize([example])[0].splitlines()[-5:]), "\n")

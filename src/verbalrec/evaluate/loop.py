@@ -20,6 +20,7 @@ class EvalResult:
     discovery: np.ndarray
     per_task: dict[str, np.ndarray]
     summary: dict[str, float]
+    context_chars: np.ndarray | None = None  # length of each verbalized context (None: no text read)
 
     def ci(self, metric: str = "hr@1", discovery_only: bool = True, seed: int = 0) -> tuple[float, float, float]:
         x = self.per_task[metric]
@@ -36,12 +37,13 @@ class EvalResult:
 def evaluate(tasks: TaskSet, reasoner: Reasoner, verbalizer=None, batch_size: int = 256,
              progress: bool = True, system: str | None = None) -> EvalResult:
     """Score every task; contexts are verbalized only for reasoners that read text."""
-    parts, ids, disc, labels = [], [], [], []
+    parts, ids, disc, labels, chars = [], [], [], [], []
     reads_text = getattr(reasoner, "uses_text", True)
     bar = tqdm(total=len(tasks), desc=f"eval {reasoner.name}", unit="task", disable=not progress)
     for batch in tasks.batches(batch_size):
         contexts = verbalizer.verbalize(batch) if (reads_text and verbalizer is not None) else [""] * len(batch)
         parts.append(reasoner.score(batch, contexts))
+        chars += [len(c) for c in contexts]
         ids += [t.task_id for t in batch]
         disc += [t.discovery for t in batch]
         labels += [t.label for t in batch]
@@ -51,4 +53,6 @@ def evaluate(tasks: TaskSet, reasoner: Reasoner, verbalizer=None, batch_size: in
     per_task = per_task_metrics(scores.values, np.array(labels), scores.valid)
     discovery = np.array(disc, bool)
     name = system or (f"{verbalizer.name}/{reasoner.name}" if reads_text and verbalizer else reasoner.name)
-    return EvalResult(name, ids, discovery, per_task, summarize(per_task, discovery))
+    reads = reads_text and verbalizer is not None
+    return EvalResult(name, ids, discovery, per_task, summarize(per_task, discovery),
+                      np.array(chars, dtype=float) if reads else None)

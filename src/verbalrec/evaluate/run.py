@@ -11,7 +11,6 @@ from ..errors import InputError
 from ..reason import make_ranker
 from ..tasks.schema import TaskSet
 from ..verbalize import LM_VERBALIZERS, make_verbalizer
-from ..verbalize.compression import compression_ratio
 from ..verbalize.template import TemplateVerbalizer
 from .loop import evaluate
 from .table import results_json
@@ -65,7 +64,9 @@ def run_eval(tasks: TaskSet, rankers: list[str], verbalizers: list[str], split: 
         raise InputError(f"reasoner(s) {lm_kinds} need a language model", field="model",
                          fix="pass --model DIR (e.g. one trained by `verbalrec train warmstart`)")
     results, timing, compression = [], {}, {}
-    template_texts = TemplateVerbalizer(tasks.catalog).verbalize(test.tasks()) if lm_kinds else []
+    # the compression ratio's denominator (chars); the contexts themselves come back from evaluate()
+    template_chars = np.array([len(t) for t in TemplateVerbalizer(tasks.catalog).verbalize(test.tasks())]) \
+        if lm_kinds else np.zeros(0)
     for name in rankers:
         if name in LM_REASONERS:
             reasoner = make_lm_reasoner(name, model, tasks.catalog, max_length, progress)
@@ -81,9 +82,8 @@ def run_eval(tasks: TaskSet, rankers: list[str], verbalizers: list[str], split: 
             results.append(res)
             timing[res.system] = {"fit_s": round(t1 - t0, 2), "score_s": round(t2 - t1, 2),
                                   "tasks_per_s": round(len(test) / max(t2 - t1, 1e-9), 1)}
-            if verbalizer is not None and verbalizer.name not in compression:
-                texts = verbalizer.verbalize(test.tasks())
-                compression[verbalizer.name] = float(np.mean(compression_ratio(texts, template_texts)["chars"]))
+            if res.context_chars is not None and verbalizer.name not in compression:
+                compression[verbalizer.name] = float(np.mean(res.context_chars / np.maximum(template_chars, 1)))
     base = next((r for r in results if r.system == baseline), None) if baseline else None
     if baseline and base is None:
         raise InputError(f"baseline '{baseline}' is not among the systems {[r.system for r in results]}",

@@ -28,6 +28,7 @@ class _LMReasoner:
         self.model, self.tokenizer = model.eval(), tokenizer
         self.catalog = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
         self.max_length, self.batch_size, self.progress = max_length, batch_size, progress
+        self._label_ids: dict[int, list[int] | None] = {}
         self.name = name or self.default_name
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -54,7 +55,13 @@ class LabelScoringReasoner(_LMReasoner):
 
     def label_token_ids(self, n: int) -> list[int] | None:
         """One token per label (' A', ' B', ...), or None when some label spans several tokens
-        (a small BPE may merge ' A' but not ' B'); then labels are scored as exact sequences."""
+        (a small BPE may merge ' A' but not ' B'); then labels are scored as exact sequences.
+        Tokenized once per candidate count: this runs for every task."""
+        if n not in self._label_ids:
+            self._label_ids[n] = self._tokenize_labels(n)
+        return self._label_ids[n]
+
+    def _tokenize_labels(self, n: int) -> list[int] | None:
         seqs = [self.tokenizer(lab, add_special_tokens=False)["input_ids"] for lab in answer_labels(n)]
         ids = [q[0] for q in seqs]
         return ids if all(len(q) == 1 for q in seqs) and len(set(ids)) == n else None

@@ -96,11 +96,12 @@ class _NegativeSampler:
             return np.minimum(np.searchsorted(self.cdf, self.rng.random(k)), self.n_items - 1)
         return self.rng.integers(0, self.n_items, size=k)
 
-    def sample(self, need: int, seen: set, history: np.ndarray) -> list[int] | None:
+    def sample(self, need: int, seen: set, target: int, history: np.ndarray) -> list[int] | None:
+        """``need`` distinct items, none in ``seen`` and none equal to ``target``."""
         out: list[int] = []
         if self.retriever is not None:
             pool = [i for i in self.retriever.retrieve(history, self.p.hard_pool + len(seen)).tolist()
-                    if i not in seen][: self.p.hard_pool]
+                    if i not in seen and i != target][: self.p.hard_pool]
             if pool:
                 take = self.rng.choice(len(pool), size=min(need, len(pool)), replace=False)
                 out = [pool[i] for i in sorted(take)]
@@ -109,7 +110,7 @@ class _NegativeSampler:
             if len(out) >= need:
                 return out[:need]
             for i in self._draw(2 * need + 8, popularity).tolist():
-                if i not in seen and i not in out:
+                if i not in seen and i != target and i not in out:
                     out.append(i)
         return out[:need] if len(out) >= need else None
 
@@ -162,7 +163,7 @@ def build_tasks(log: EventLog, protocol: TaskProtocol, progress: bool = True) ->
         seen.update(items[last_pos:e].tolist())
         last_pos = e
         target = int(items[e])
-        negs = sampler.sample(n_cand - 1, seen | {target}, items[hist_start[k]:e])
+        negs = sampler.sample(n_cand - 1, seen, target, items[hist_start[k]:e])
         if negs is None:
             keep[k] = False
             continue

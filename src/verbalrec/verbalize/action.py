@@ -25,7 +25,7 @@ from typing import Sequence
 import pandas as pd
 
 from ..tasks.schema import Task
-from .heuristic import _is_noise
+from .heuristic import is_noise
 from .llm import LLMVerbalizer, build_llm_prompt
 from .template import Catalog, clean_field, format_time, template_line
 
@@ -164,7 +164,7 @@ def heuristic_actions(task: Task, catalog: pd.DataFrame | Catalog, min_minutes: 
     enriched: set[str] = set()
     out = []
     for e in task.history():
-        if _is_noise(e, min_minutes):
+        if is_noise(e, min_minutes):
             out.append((0, 0))
             continue
         rich = (e.get("engagement") in (None, "play", "thumb_up", "thumb_down")

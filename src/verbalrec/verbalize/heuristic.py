@@ -33,7 +33,7 @@ def natural_date(ts: int) -> str:
     return f"{dt:%A} {part_of_day(dt.hour)}, {dt.day} {dt:%b %Y}"
 
 
-def _is_noise(e: dict, min_minutes: float) -> bool:
+def is_noise(e: dict, min_minutes: float) -> bool:
     d = e.get("duration_min")
     short_play = e.get("engagement") == "play" and d is not None and not math.isnan(d) and d < min_minutes
     return e.get("engagement") in NOISE_ENGAGEMENTS or short_play
@@ -97,7 +97,7 @@ class HeuristicVerbalizer:
         return "Interests: mostly " + (", ".join(top[:-1]) + " and " + top[-1] if len(top) > 1 else top[0]) + "."
 
     def verbalize_one(self, task: Task) -> str:
-        kept = [e for e in task.history() if not _is_noise(e, self.min_minutes)]
+        kept = [e for e in task.history() if not is_noise(e, self.min_minutes)]
         lines: list[str] = []
         last_when = None
         for when, what in (self._phrase(v) for v in self._visits(kept)):
