@@ -167,6 +167,23 @@ def cmd_demo(args) -> None:
     print(f"wrote {out / 'results.json'} · total {time.perf_counter() - t0:.0f}s")
 
 
+def cmd_reproduce(args) -> None:
+    """The paper end to end (cached steps) -> report.json, report.html, report.md."""
+    from .config import given
+    from .evaluate.table import print_table
+    from .reproduce import ReproduceConfig, load_config, run_reproduce
+    cfg = load_config(args.config, **given(args, ReproduceConfig))
+    doc = run_reproduce(cfg, command=" ".join(["verbalrec"] + sys.argv[1:]))
+    for key, title in (("baselines", "classical baselines"), ("table1", "Table 1 analogue"),
+                       ("table2", "Table 2 analogue (ablations)")):
+        rows = [{**r, "system": r["label"]} for r in doc[key]]
+        print_table({"results": rows}, title=f"{cfg.name} · {title} · Δ% vs template · {doc['meta']['n_tasks']} {cfg.split} tasks")
+    for note in doc["meta"]["notes"]:
+        print("-", note)
+    print(f"total {doc['meta']['wall_s']:.0f}s ({sum(s['cached'] for s in doc['meta']['steps'])} of "
+          f"{len(doc['meta']['steps'])} steps from the cache) -> {cfg.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .config import add_fields
     from .tasks import TaskProtocol
@@ -240,13 +257,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--out", default="runs/demo")
     demo.add_argument("--quiet", action="store_true")
+    rep = sub.add_parser("reproduce", help="the paper end to end: every stage, Tables 1-2 analogues, HTML report")
+    rep.add_argument("--config", default="ml100k-cpu",
+                     help="a preset (ml100k-cpu, synthetic-cpu, gpu) or a YAML file of ReproduceConfig fields")
+    from .reproduce.config import ReproduceConfig
+    add_fields(rep, ReproduceConfig)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"data": cmd_data, "tasks": cmd_tasks, "verbalize": cmd_verbalize, "eval": cmd_eval,
-               "train": cmd_train, "demo": cmd_demo}[args.cmd]
+               "train": cmd_train, "demo": cmd_demo,
+               "reproduce": cmd_reproduce}[args.cmd]
     try:
         handler(args)
     except InputError as err:

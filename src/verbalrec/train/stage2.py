@@ -47,22 +47,28 @@ def frozen_verbalizer(cfg: Stage2Config, catalog: Catalog):
     """A named verbalizer, or a trained verbalizer model (kind and prompt budget from its run)."""
     if cfg.verbalizer in VERBALIZERS:
         return make_verbalizer(cfg.verbalizer, catalog)
+    return load_verbalizer_model(cfg.verbalizer, catalog, kind=cfg.verbalizer_kind,
+                                 max_new_tokens=cfg.verbalizer_max_new_tokens, batch_size=cfg.verbalizer_batch_size)
+
+
+def load_verbalizer_model(path: str | Path, catalog: Catalog, *, kind: str = "", max_new_tokens: int = 256,
+                          batch_size: int = 8):
+    """A trained verbalizer model directory as a Verbalizer: kind, prompt budget and chat-template
+    use come from the run that trained it (``kind`` overrides)."""
     import torch
 
     from ..models import load_causal_lm
 
-    path, run = Path(cfg.verbalizer), run_config(Path(cfg.verbalizer))
-    kind = cfg.verbalizer_kind or run.get("kind", "rewrite")
-    if kind == "rewrite" and not cfg.verbalizer_max_new_tokens:
+    path = Path(path)
+    run = run_config(path)
+    kind = kind or run.get("kind", "rewrite")
+    if kind == "rewrite" and not max_new_tokens:
         raise InputError("a rewrite verbalizer needs a token budget", field="verbalizer_max_new_tokens", fix="use e.g. 256")
     model, tokenizer = load_causal_lm(path, device="cuda" if torch.cuda.is_available() else "cpu")
-    verbalizer = make_policy_verbalizer(kind, model, tokenizer, catalog,
-                                        max_new_tokens=cfg.verbalizer_max_new_tokens or None,
-                                        max_prompt_tokens=run.get("max_prompt_length"),
-                                        use_chat_template=run.get("use_chat_template", True),
-                                        batch_size=cfg.verbalizer_batch_size,
-                                        version_tag=weights_tag(path))  # the dir name alone misses retrained weights
-    return verbalizer
+    return make_policy_verbalizer(kind, model, tokenizer, catalog, max_new_tokens=max_new_tokens or None,
+                                  max_prompt_tokens=run.get("max_prompt_length"),
+                                  use_chat_template=run.get("use_chat_template", True), batch_size=batch_size,
+                                  version_tag=weights_tag(path))  # the dir name alone misses retrained weights
 
 
 def verbalize_once(train: TaskSet, verbalizer, cache_path: Path) -> tuple[list[str], dict]:

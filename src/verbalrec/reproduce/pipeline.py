@@ -1,0 +1,398 @@
+"""``verbalrec reproduce``: the paper end to end, as cached steps, into one report document.
+
+tasks -> classical baselines -> (warm start) -> frozen-Reasoner evals of template / heuristic /
+zero-shot -> per kind: verbalizer SFT, Stage 1 -> ablations (ranking reward, alpha = 1) ->
+Stage 2 on the Stage 1 verbalizer and on raw template -> every system evaluated on the same
+tasks -> Table 1 / Table 2 analogues with paired-bootstrap CIs, analysis, curves, examples.
+Each step is cached by its spec (``steps.Steps``); a second run only reads results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..atomic import write_json, write_parquet
+from ..evaluate.loop import EvalResult, evaluate
+from ..evaluate.metrics import summarize
+from ..evaluate.table import results_json
+from ..tasks.schema import TaskSet
+from ..verbalize.template import Catalog, TemplateVerbalizer
+from . import analysis
+from .config import ReproduceConfig, stage_config, stage_configs
+from .steps import Steps
+
+TEMPLATE = "template"
+METRICS = ("hr@1", "hr@5", "hr@10", "ndcg@1", "ndcg@5", "ndcg@10", "mrr", "valid")
+ORACLE_MODE = {"likelihood": "likelihood", "label": "label", "generative": "generate"}
+
+
+# ---------------------------------------------------------------- data and tasks
+
+def _data_spec(cfg: ReproduceConfig) -> dict:
+    spec = {"data": cfg.data, "protocol": cfg.protocol, "history_len": cfg.history_len, "seed": cfg.seed}
+    if cfg.data == "synthetic":
+        spec["synthetic"] = cfg.synthetic
+    elif Path(cfg.data).exists():  # the user's own logs: a changed file is a new step
+        files = [Path(cfg.data)] if Path(cfg.data).is_file() else sorted(Path(cfg.data).rglob("*"))
+        spec["files"] = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.is_file()]
+    return spec
+
+
+def tasks_step(cfg: ReproduceConfig, steps: Steps) -> dict:
+    def build(step_dir: Path, resume: bool) -> dict:
+        from ..atomic import write_json as write
+        from ..logs import load_log
+        from ..tasks import build_tasks, save_tasks
+        from ..tasks.protocol import preset
+
+        truth = None
+        if cfg.data == "synthetic":
+            from ..logs.synthetic import SyntheticConfig, generate
+            log, truth = generate(SyntheticConfig(**{"seed": cfg.seed, **cfg.synthetic}))
+            write(step_dir / "truth.json", truth)
+        else:
+            log = load_log(cfg.data)
+        protocol = preset(cfg.protocol, history_len=cfg.history_len or None, seed=cfg.seed)
+        tasks = build_tasks(log, protocol, progress=False)
+        save_tasks(tasks, step_dir / "tasks")
+        return {"tasks": str(step_dir / "tasks"), "truth": str(step_dir / "truth.json") if truth else None,
+                "counts": tasks.meta["counts"], "events": int(len(log.events))}
+    return steps.run("tasks", _data_spec(cfg), build)
+
+
+# ---------------------------------------------------------------- evaluation steps
+
+class Recording:
+    """A verbalizer that keeps what it wrote, for the analysis and the examples."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.texts = inner, inner.name, []
+
+    def verbalize(self, tasks):
+        out = self.inner.verbalize(tasks)
+        self.texts += out
+        return out
+
+
+@dataclasses.dataclass
+class Context:
+    cfg: ReproduceConfig
+    steps: Steps
+    tasks_dir: str
+    test: TaskSet
+    catalog: Catalog
+    cache: Path
+
+    def eval_spec(self, reasoner: dict, verbalizer: dict | None) -> dict:
+        return {"tasks": self.tasks_dir, "split": self.cfg.split, "limit": self.cfg.eval_limit, "seed": self.cfg.seed,
+                "reasoner": reasoner, "verbalizer": verbalizer, "max_length": self.cfg.max_length}
+
+
+def make_eval_verbalizer(ctx: Context, spec: dict | None):
+    """``{"name": template|heuristic}``, ``{"name": "zero-shot", "model": m}`` or ``{"model": trained dir}``."""
+    if spec is None:
+        return None
+    from ..verbalize import make_verbalizer
+    from ..verbalize.cache import CachedVerbalizer, VerbalizationCache
+
+    if spec.get("name") in ("template", "template+meta", "heuristic"):
+        return make_verbalizer(spec["name"], ctx.catalog)
+    if spec.get("name") == "zero-shot":
+        from ..evaluate.run import load_model
+        from ..train.stage2 import weights_tag
+        model = spec["model"]
+        tag = weights_tag(Path(model)) if Path(model).is_dir() else model
+        inner = make_verbalizer("zero-shot", ctx.catalog, load_model(model), version_tag=tag,
+                                max_new_tokens=ctx.cfg.verbalizer_max_new_tokens)
+    else:
+        from ..train.stage2 import load_verbalizer_model
+        inner = load_verbalizer_model(spec["model"], ctx.catalog, max_new_tokens=ctx.cfg.verbalizer_max_new_tokens)
+    return CachedVerbalizer(inner, VerbalizationCache(ctx.cache))
+
+
+def make_eval_reasoner(ctx: Context, spec: dict):
+    if spec["kind"] == "ranker":
+        from ..reason import make_ranker
+        return make_ranker(spec["name"], ctx.cfg.seed)
+    from ..evaluate.run import make_lm_reasoner
+    return make_lm_reasoner(spec["mode"], spec["model"], ctx.catalog, ctx.cfg.max_length, progress=False)
+
+
+def save_eval(step_dir: Path, res: EvalResult, texts: list[str] | None) -> None:
+    cols = {"task_id": res.task_ids, "discovery": res.discovery, **{m: res.per_task[m] for m in METRICS}}
+    if texts is not None:
+        cols["context"] = texts
+    write_parquet(step_dir / "per_task.parquet", pd.DataFrame(cols))
+
+
+def load_eval(step_dir: str | Path, system: str) -> tuple[EvalResult, list[str] | None]:
+    df = pd.read_parquet(Path(step_dir) / "per_task.parquet")
+    per_task = {m: df[m].to_numpy(float) for m in METRICS}
+    disc = df["discovery"].to_numpy(bool)
+    texts = df["context"].tolist() if "context" in df else None
+    chars = np.array([len(t) for t in texts], float) if texts is not None else None
+    return EvalResult(system, df["task_id"].tolist(), disc, per_task, summarize(per_task, disc), chars), texts
+
+
+def eval_step(ctx: Context, system: str, reasoner: dict, verbalizer: dict | None) -> tuple[EvalResult, list[str] | None]:
+    """One system on the evaluation tasks, cached; returns its per-task metrics and contexts."""
+    def run(step_dir: Path, resume: bool) -> dict:
+        verb = make_eval_verbalizer(ctx, verbalizer)
+        rec = Recording(verb) if verb is not None else None
+        model = make_eval_reasoner(ctx, reasoner)
+        model.fit(ctx.test if reasoner["kind"] == "lm" else _train_split(ctx))
+        t0 = time.perf_counter()
+        res = evaluate(ctx.test, model, rec, progress=False, system=system)
+        save_eval(step_dir, res, rec.texts if rec is not None and res.context_chars is not None else None)
+        return {"system": system, "summary": res.summary, "score_s": round(time.perf_counter() - t0, 1)}
+
+    result = ctx.steps.run("eval-" + system.replace("/", "_"), ctx.eval_spec(reasoner, verbalizer), run)
+    return load_eval(ctx.steps.dir_for("eval-" + system.replace("/", "_"), ctx.eval_spec(reasoner, verbalizer)),
+                     result["system"])
+
+
+def _train_split(ctx: Context) -> TaskSet:
+    from ..tasks import load_tasks
+    return load_tasks(ctx.tasks_dir).split("train")
+
+
+# ---------------------------------------------------------------- training steps
+
+def _spec_of(stage_cfg) -> dict:
+    return {k: v for k, v in dataclasses.asdict(stage_cfg).items() if k != "out"}
+
+
+def train_step(ctx: Context, name: str, section: str, train_fn, defaults: dict, wiring: dict) -> str:
+    """A training stage as a step; returns the trained model's directory."""
+    cls = stage_configs()[section]
+    probe = stage_config(ctx.cfg, section, cls, defaults=defaults, **wiring, out="<step>")
+
+    def run(step_dir: Path, resume: bool) -> dict:
+        out = step_dir / "model"
+        stage_cfg = dataclasses.replace(probe, out=str(out))
+        train_fn(stage_cfg, resume=resume and out.exists())
+        return {"path": str(out)}
+    return ctx.steps.run(name, {"section": section, **_spec_of(probe)}, run)["path"]
+
+
+def warmstart_step(ctx: Context) -> str:
+    from ..train.warmstart import warm_start
+    return train_step(ctx, "warmstart", "warmstart", warm_start, {"max_length": ctx.cfg.max_length},
+                      {"tasks": ctx.tasks_dir})
+
+
+def sft_step(ctx: Context, kind: str, base: str) -> str:
+    from ..train.sft_verbalizer import sft_verbalizer
+    return train_step(ctx, f"sft-{kind}", "sft", sft_verbalizer, {}, {"tasks": ctx.tasks_dir, "model": base, "kind": kind})
+
+
+def stage1_step(ctx: Context, name: str, kind: str, policy: str, oracle: str, **reward) -> str:
+    from ..train.stage1 import train_verbalizer
+    cfg = ctx.cfg
+    local = not cfg.stage1_oracle_is_endpoint
+    wiring = {"tasks": ctx.tasks_dir, "policy": policy, "oracle": oracle, "kind": kind,
+              "oracle_mode": ORACLE_MODE[cfg.reasoner_mode] if local else "", "oracle_model": cfg.oracle_model,
+              **reward}
+    return train_step(ctx, name, "stage1", train_verbalizer, {"oracle_max_length": cfg.max_length}, wiring)
+
+
+def stage2_step(ctx: Context, name: str, policy: str, verbalizer: str) -> str:
+    from ..train.stage2 import train_reasoner
+    return train_step(ctx, name, "stage2", train_reasoner,
+                      {"max_prompt_length": ctx.cfg.max_length,
+                       "verbalizer_max_new_tokens": ctx.cfg.verbalizer_max_new_tokens},
+                      {"tasks": ctx.tasks_dir, "policy": policy, "verbalizer": verbalizer})
+
+
+# ---------------------------------------------------------------- the run
+
+#: (row label, system, the paper's Δ%) -- systems absent from a run are left out
+TABLE1 = [("Template (baseline)", "template", None), ("Heuristic rules (no model; ours)", "heuristic", None),
+          ("Zero-Shot Verbalizer", "zero-shot", 5.3),
+          ("Action-Based, SFT warm-up only (ours)", "sft-action", None),
+          ("Action-Based Verbalizer (Stage 1)", "stage1-action", 10.7),
+          ("Rewrite, SFT warm-up only (ours)", "sft-rewrite", None),
+          ("Rewrite Verbalizer (Stage 1)", "stage1-rewrite", 12.5),
+          ("Rewrite + Trained Reasoner (Stage 2)", "stage2-verbalized", 92.9)]
+TABLE2 = [("Full Pipeline", "stage2-verbalized", 92.9),
+          ("Verbalizer: Action-Based only", "stage1-action", 10.7),
+          ("Verbalizer: Rewrite", "stage1-rewrite", 12.5),
+          ("Reasoner trained on Raw Interactions", "stage2-raw", 42.8),
+          ("Reasoner trained on Verbalized Interactions", "stage2-verbalized", 92.9),
+          ("Reward: Accuracy (alpha = 0.9)", "stage1-rewrite", 12.5),
+          ("Reward: Ranking (MRR)", "stage1-ranking", 0.0),
+          ("Reward: Accuracy without length (alpha = 1)", "stage1-no-length", None)]
+
+
+def run_reproduce(cfg: ReproduceConfig, command: str = "", log=print) -> dict:
+    """Run (or read from the cache) every step of ``cfg``; write report.json and the report."""
+    from ..tasks import load_tasks
+    from ..train.grpo import cpu_threads
+
+    t_start = time.perf_counter()
+    root = Path(cfg.out)
+    steps = Steps(root, log)
+    with cpu_threads(cfg.cpu_threads):
+        data = tasks_step(cfg, steps)
+        tasks = load_tasks(data["tasks"])
+        test = tasks.split(cfg.split)
+        test = test.head(cfg.eval_limit) if cfg.eval_limit else test
+        ctx = Context(cfg, steps, data["tasks"], test, Catalog(tasks.catalog), root / "verbalizations.sqlite")
+        evals, texts, models = run_systems(ctx)
+    doc = build_doc(ctx, data, evals, texts, models, command, time.perf_counter() - t_start)
+    write_json(root / "report.json", doc)
+    write_report(doc, root, log)
+    return doc
+
+
+def run_systems(ctx: Context) -> tuple[dict, dict, dict]:
+    """Every step in order; ``evals[system]``, ``texts[system]`` and the model directories used."""
+    cfg = ctx.cfg
+    evals, texts = {}, {}
+
+    def ev(system, reasoner, verbalizer):
+        evals[system], texts[system] = eval_step(ctx, system, reasoner, verbalizer)
+
+    for name in cfg.baselines:
+        ev(name, {"kind": "ranker", "name": name}, None)
+    reasoner = warmstart_step(ctx) if cfg.reasoner == "warmstart" else cfg.reasoner
+    frozen = {"kind": "lm", "model": reasoner, "mode": cfg.reasoner_mode}
+    base = reasoner if cfg.verbalizer == "reasoner" else cfg.verbalizer
+    oracle = reasoner if cfg.oracle == "reasoner" else cfg.oracle
+    for name in ("template", "heuristic"):
+        ev(name, frozen, {"name": name})
+    ev("zero-shot", frozen, {"name": "zero-shot", "model": base})
+    models = {"reasoner": reasoner, "verbalizer_base": base, "oracle": oracle}
+    policies = {}  # Stage 1's starting point per kind
+    for kind in cfg.kinds:
+        policies[kind] = sft_step(ctx, kind, base) if cfg.verbalizer_sft else base
+        if cfg.verbalizer_sft:
+            models[f"sft-{kind}"] = policies[kind]
+            ev(f"sft-{kind}", frozen, {"model": policies[kind]})
+        models[f"stage1-{kind}"] = stage1_step(ctx, f"stage1-{kind}", kind, policies[kind], oracle)
+        ev(f"stage1-{kind}", frozen, {"model": models[f"stage1-{kind}"]})
+    main_kind = "rewrite" if "rewrite" in cfg.kinds else cfg.kinds[0]
+    start = models[f"stage1-{main_kind}"]
+    for ablation, reward in (("ranking", {"reward": "ranking"}), ("no-length", {"alpha": 1.0})):
+        if ablation in cfg.ablations:  # same start and budget as the main run, one change each
+            path = stage1_step(ctx, f"stage1-{ablation}", main_kind, policies[main_kind], oracle, **reward)
+            models[f"stage1-{ablation}"] = path
+            ev(f"stage1-{ablation}", frozen, {"model": path})
+    models["stage2-verbalized"] = stage2_step(ctx, "stage2-verbalized", reasoner, start)
+    ev("stage2-verbalized", {**frozen, "model": models["stage2-verbalized"]}, {"model": start})
+    if "raw-reasoner" in cfg.ablations:
+        models["stage2-raw"] = stage2_step(ctx, "stage2-raw", reasoner, TEMPLATE)
+        ev("stage2-raw", {**frozen, "model": models["stage2-raw"]}, {"name": TEMPLATE})
+    return evals, texts, models
+
+
+# ---------------------------------------------------------------- the document
+
+def table_rows(spec: list, evals: dict, base: EvalResult, analysis_rows: dict) -> list[dict]:
+    rows = []
+    for label, system, paper in spec:
+        if system not in evals:
+            continue
+        res = evals[system]
+        row = results_json([res], None if res is base else base)["results"][0]
+        row.update({"label": label, "system": system, "paper_delta_pct": paper,
+                    "compression_ratio": (analysis_rows.get(system) or {}).get("compression_ratio_mean")})
+        rows.append(row)
+    return rows
+
+
+def curves_of(model_dir: str | None, stage: str) -> list[dict]:
+    """Per-step rewards from the run's saved TRL log history."""
+    if not model_dir:
+        return []
+    try:
+        history = json.loads((Path(model_dir) / "verbalrec_run.json").read_text()).get("log_history", [])
+    except (OSError, ValueError):
+        return []
+    points = []
+    for h in history:
+        if "reward" not in h:
+            continue
+        p = {"step": int(h["step"]), "reward": float(h["reward"])}
+        if stage == "stage1":
+            acc = next((v for k, v in h.items() if k.startswith(("rewards/accuracy/", "rewards/ranking_"))
+                        and k.endswith("/mean")), None)
+            p.update({"accuracy": acc, "length": h.get("rewards/length/mean"),
+                      "compression_ratio": h.get("rewards/compression_ratio/mean")})
+        points.append(p)
+    return points
+
+
+def build_doc(ctx: Context, data: dict, evals: dict, texts: dict, models: dict, command: str, wall: float) -> dict:
+    from ..train.provenance import versions
+
+    cfg, test_tasks = ctx.cfg, ctx.test.tasks()
+    truth = json.loads(Path(data["truth"]).read_text()) if data.get("truth") else None
+    raws = texts[TEMPLATE]
+    analysis_rows = {s: analysis.analyse(test_tasks, raws, t, ctx.catalog, truth)
+                     for s, t in texts.items() if t is not None and not s.startswith("stage2")}
+    base = evals[TEMPLATE]
+    baselines = [{**row, "label": row["system"]} for row in
+                 (results_json([evals[b]], base)["results"][0] for b in cfg.baselines)]
+    table1, table2 = table_rows(TABLE1, evals, base, analysis_rows), table_rows(TABLE2, evals, base, analysis_rows)
+    pick = analysis.pick_examples(test_tasks, ctx.catalog, k=1)
+    examples = [{"task_id": test_tasks[i].task_id, "target": ctx.catalog.title(test_tasks[i].target_item),
+                 "raw": raws[i], "verbalizations": {s: t[i] for s, t in texts.items()
+                                                   if t is not None and s != TEMPLATE and not s.startswith("stage2")}}
+                for i in pick]
+    s1 = cfg.stage1
+    return {
+        "meta": {"title": f"verbalrec reproduce · {cfg.name}", "preset": cfg.name, "dataset": cfg.data,
+                 "command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 "seed": cfg.seed, "split": cfg.split, "n_tasks": len(ctx.test), "wall_s": round(wall, 1),
+                 "versions": versions(), "models": {k: str(v) for k, v in models.items()},
+                 "steps": [{"name": r.name, "wall_s": r.first_wall_s, "cached": r.cached} for r in ctx.steps.records],
+                 "notes": honest_notes(table1, table2, s1), "config": dataclasses.asdict(cfg)},
+        "baselines": baselines, "table1": table1, "table2": table2, "analysis": analysis_rows,
+        "curves": {"stage1": {n: curves_of(models.get(n), "stage1") for n in models if n.startswith("stage1")},
+                   "stage2": {n: curves_of(models.get(n), "stage2") for n in models if n.startswith("stage2")}},
+        "plateau": {"low": s1.get("length_low", 0.3), "high": s1.get("length_high", 0.7),
+                    "slope_low": None, "slope_high": None},
+        "examples": examples, "langptune": None,
+    }
+
+
+def honest_notes(table1: list[dict], table2: list[dict], stage1: dict) -> list[str]:
+    """One sentence per trained system: does its Δ% CI exclude 0, and how big was the budget."""
+    notes = []
+    for row in table1 + [r for r in table2 if r["system"] in ("stage2-raw", "stage1-ranking", "stage1-no-length")]:
+        if "delta_pct" not in row:
+            continue
+        lo, hi = row["delta_pct_ci95"]
+        if not np.isfinite(row["delta_pct"]):
+            notes.append(f"{row['label']}: Δ% undefined (the template scores 0 on these {row['n']} tasks)")
+            continue
+        verdict = ("better than the template" if lo > 0 else "worse than the template" if hi < 0
+                   else "not distinguishable from the template")
+        text = f"{row['label']}: {row['delta_pct']:+.1f}% [{lo:+.1f}, {hi:+.1f}] — {verdict} on {row['n']} tasks"
+        if row.get("paper_delta_pct") is not None:
+            text += f" (paper: {row['paper_delta_pct']:+.1f}%)"
+        if not any(n.startswith(row["label"] + ":") for n in notes):
+            notes.append(text)
+    steps = stage1.get("max_steps")
+    if steps:
+        notes.append(f"Stage 1 ran {steps} GRPO steps per verbalizer here; the paper trains 8B models for far longer. "
+                     "Small budgets give noisy, not converged, policies.")
+    return notes
+
+
+def write_report(doc: dict, root: Path, log=print) -> None:
+    try:
+        from ..report import build_report
+    except ImportError:  # the report package is optional until it lands; report.json has everything
+        log(f"wrote {root / 'report.json'}")
+        return
+    html, md = build_report(doc, root)
+    log(f"wrote {html} and {md}")
