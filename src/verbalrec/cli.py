@@ -167,6 +167,13 @@ def cmd_demo(args) -> None:
     print(f"wrote {out / 'results.json'} · total {time.perf_counter() - t0:.0f}s")
 
 
+def cmd_report(args) -> None:
+    from .report import build_report, load_report_doc
+    doc, path = load_report_doc(args.run)
+    html_path, md_path = build_report(doc, args.out or path.parent)
+    print(f"wrote {html_path} and {md_path}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .config import add_fields
     from .tasks import TaskProtocol
@@ -240,13 +247,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--out", default="runs/demo")
     demo.add_argument("--quiet", action="store_true")
+
+    report = sub.add_parser("report", help="rebuild report.html and report.md from a run's report.json")
+    report.add_argument("run", metavar="RUN_DIR_OR_JSON", help="run folder holding report.json, or the JSON file")
+    report.add_argument("--out", help="folder to write the report into (default: beside report.json)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"data": cmd_data, "tasks": cmd_tasks, "verbalize": cmd_verbalize, "eval": cmd_eval,
-               "train": cmd_train, "demo": cmd_demo}[args.cmd]
+               "train": cmd_train, "demo": cmd_demo, "report": cmd_report}[args.cmd]
     try:
         handler(args)
     except InputError as err:

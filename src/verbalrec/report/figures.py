@@ -21,6 +21,7 @@ from .fmt import missing
 
 STAGE1_SERIES = (("reward", "reward", "#1f77b4"), ("accuracy", "accuracy", "#2ca02c"),
                  ("length", "length reward", "#ff7f0e"), ("compression_ratio", "compression ratio", "#9467bd"))
+MARKER_COLORS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")  # not the page's green/red
 STYLE = {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
          "grid.alpha": 0.3, "legend.frameon": False, "svg.fonttype": "path"}
 
@@ -84,7 +85,13 @@ def _stage1_panel(ax, run: str, points: list[dict]) -> None:
         steps, values = series(points, key)
         ax.plot(steps, values, label=name, color=color, linewidth=1.4)
     if not any(series(points, key)[0] for key, _, _ in STAGE1_SERIES):
-        ax.text(0.5, 0.5, "no points logged", ha="center", va="center", transform=ax.transAxes, color="0.4")
+        _mark_empty(ax)
+
+
+def _mark_empty(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.text(0.5, 0.5, "no points logged", ha="center", va="center", transform=ax.transAxes, color="0.4")
 
 
 def reward_curves(runs: dict[str, list[dict]], name: str, title: str, caption: str) -> Plot | None:
@@ -97,7 +104,7 @@ def reward_curves(runs: dict[str, list[dict]], name: str, title: str, caption: s
         for run, points in runs.items():
             ax.plot(*series(points, "reward"), label=label(run), linewidth=1.4)
         if not any(series(points, "reward")[0] for points in runs.values()):
-            ax.text(0.5, 0.5, "no points logged", ha="center", va="center", transform=ax.transAxes, color="0.4")
+            _mark_empty(ax)
         ax.set_xlabel("step")
         ax.set_ylabel("reward")
         ax.legend(loc="best")
@@ -119,7 +126,7 @@ def plateau_curve(params: dict, markers: dict[str, float]) -> Plot:
         ax.plot(xs, [plateau(x, low, high, **kwargs) for x in xs], color="#1f77b4", linewidth=2, label="length reward")
         for i, (name, cr) in enumerate(markers.items()):
             y = plateau(cr, low, high, **kwargs)
-            ax.plot([cr], [y], "o", markersize=6, label=f"{label(name, 28)} (CR {cr:.2f})", color=f"C{(i + 2) % 10}")
+            ax.plot([cr], [y], "o", markersize=6, label=f"{label(name, 28)} (CR {cr:.2f})", color=MARKER_COLORS[i % len(MARKER_COLORS)])
         ax.set_xlabel("compression ratio (verbalized / template characters)")
         ax.set_ylabel("length reward")
         ax.set_ylim(-0.05, 1.1)

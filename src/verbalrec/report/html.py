@@ -37,6 +37,7 @@ nav a { color: var(--accent); text-decoration: none; margin-right: 14px; white-s
 table { border-collapse: collapse; font-size: 0.9em; margin: 4px 0 8px; }
 th, td { border-bottom: 1px solid var(--line); padding: 5px 10px; vertical-align: top; }
 th { background: var(--head); text-align: left; white-space: nowrap; }
+td.code { font: 12.5px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.sig-pos td { background: var(--pos); }
 tr.sig-pos td:first-child { box-shadow: inset 4px 0 var(--pos-line); }
@@ -50,7 +51,8 @@ figure svg { max-width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: 0.9em; }
 .empty { color: var(--muted); font-style: italic; }
 table.example { width: 100%; table-layout: fixed; }
-table.example th { width: 190px; white-space: normal; }
+table.example tbody th { width: 190px; white-space: normal; }
+table.profiles tbody th { width: 110px; }
 table.example th small { display: block; color: var(--muted); font-weight: normal; }
 pre { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; max-height: 22em; overflow-y: auto;
       font: 12.5px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
@@ -64,14 +66,14 @@ def esc(text: object) -> str:
 
 
 def table_html(table: Table) -> str:
-    def cell(tag: str, text: str, numeric: bool) -> str:
-        attr = ' class="num"' if numeric else ""
+    def cell(tag: str, text: str, kind: str) -> str:
+        attr = f' class="{kind}"' if kind else ""
         return f"<{tag}{attr}>{esc(text)}</{tag}>"
 
-    head = "".join(cell("th", h, n) for h, n in zip(table.headers, table.numeric))
+    head = "".join(cell("th", h, "num" if k == "num" else "") for h, k in zip(table.headers, table.kinds))
     body = []
     for row, cls in zip(table.rows, table.row_classes):
-        cells = "".join(cell("td", c, n) for c, n in zip(row, table.numeric))
+        cells = "".join(cell("td", c, k) for c, k in zip(row, table.kinds))
         attr = f' class="{cls}"' if cls else ""
         body.append(f"<tr{attr}>{cells}</tr>")
     if not body:
@@ -120,7 +122,7 @@ def profiles_html(examples: list[dict]) -> str:
                    f"<td><pre>{esc(ex['after'])}</pre></td></tr>" for ex in examples)
     if not rows:
         return ""
-    return ('<h3>Example profiles</h3><table class="example"><thead><tr><th>User</th><th>Before training</th>'
+    return ('<h3>Example profiles</h3><table class="example profiles"><thead><tr><th>User</th><th>Before training</th>'
             f"<th>After training</th></tr></thead><tbody>{rows}</tbody></table>")
 
 

@@ -30,7 +30,7 @@ def table_md(table: Table) -> str:
     if not table.rows:
         return "_No rows in this run._"
     lines = ["| " + " | ".join(cell(h) for h in table.headers) + " |",
-             "|" + "|".join("---:" if n else ":---" for n in table.numeric) + "|"]
+             "|" + "|".join("---:" if k == "num" else ":---" for k in table.kinds) + "|"]
     for row, cls in zip(table.rows, table.row_classes):
         first = cell(row[0]) + MARKS[cls]
         lines.append("| " + " | ".join([first, *(cell(c) for c in row[1:])]) + " |")

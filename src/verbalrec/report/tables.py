@@ -17,7 +17,7 @@ SIG_CLASS = {"pos": "sig-pos", "neg": "sig-neg", "": ""}
 class Column:
     header: str
     cell: Callable[[dict], str]
-    numeric: bool = True
+    kind: str = "num"       # "num": right-aligned figures; "code": an identifier, kept on one line; "": prose
     optional: bool = False  # dropped when every row shows "—" or nothing
 
 
@@ -27,14 +27,14 @@ class Table:
     title: str
     caption: str
     headers: list[str]
-    numeric: list[bool]
+    kinds: list[str]        # per column, as Column.kind
     rows: list[list[str]]
     row_classes: list[str] = field(default_factory=list)  # "sig-pos" / "sig-neg" / ""
 
 
 RESULT_COLUMNS = [
-    Column("Configuration", lambda r: str(r["label"]), numeric=False),
-    Column("System", lambda r: str(r["system"]), numeric=False),
+    Column("Configuration", lambda r: str(r["label"]), kind=""),
+    Column("System", lambda r: str(r["system"]), kind="code"),
     Column("Recall@1 Disc. [95% CI]", fmt.recall),
     Column("Δ% [95% CI]", fmt.delta),
     Column("Paper Δ%", lambda r: fmt.signed(r.get("paper_delta_pct")), optional=True),
@@ -44,11 +44,11 @@ RESULT_COLUMNS = [
     Column("CR", lambda r: fmt.num(r.get("compression_ratio"), 2), optional=True),
     Column("Profile chars", lambda r: fmt.num(r.get("profile_chars"), 0), optional=True),
     Column("n (Disc.)", lambda r: f"{fmt.count(r.get('n'))} ({fmt.count(r.get('n_discovery'))})"),
-    Column("Note", lambda r: str(r.get("note") or ""), numeric=False, optional=True),
+    Column("Note", lambda r: str(r.get("note") or ""), kind="", optional=True),
 ]
 
 ANALYSIS_COLUMNS = [
-    Column("Verbalizer", lambda a: str(a["name"]), numeric=False),
+    Column("Verbalizer", lambda a: str(a["name"]), kind=""),
     Column("n", lambda a: fmt.count(a.get("n"))),
     Column("CR mean", lambda a: fmt.num(a.get("compression_ratio_mean"), 2)),
     Column("Drops IDs", lambda a: fmt.share(a.get("drop_ids"))),
@@ -59,9 +59,9 @@ ANALYSIS_COLUMNS = [
 ]
 
 STEP_COLUMNS = [
-    Column("Step", lambda s: str(s["name"]), numeric=False),
+    Column("Step", lambda s: str(s["name"]), kind=""),
     Column("Wall time", lambda s: fmt.duration(s.get("wall_s"))),
-    Column("Cached", lambda s: "yes" if s.get("cached") else "no", numeric=False),
+    Column("Cached", lambda s: "yes" if s.get("cached") else "no", kind=""),
 ]
 
 
@@ -74,7 +74,7 @@ def make_table(id: str, title: str, caption: str, columns: list[Column], items: 
     cells = [[col.cell(item) for col in columns] for item in items]
     keep = [i for i, col in enumerate(columns)
             if not col.optional or any(not _is_blank(row[i]) for row in cells)]
-    return Table(id, title, caption, [columns[i].header for i in keep], [columns[i].numeric for i in keep],
+    return Table(id, title, caption, [columns[i].header for i in keep], [columns[i].kind for i in keep],
                  [[row[i] for i in keep] for row in cells], [row_class(item) for item in items])
 
 
