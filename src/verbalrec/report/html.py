@@ -35,7 +35,7 @@ nav a { color: var(--accent); text-decoration: none; margin-right: 14px; white-s
 .notes li { margin: 3px 0; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 0.9em; margin: 4px 0 8px; }
-th, td { border-bottom: 1px solid var(--line); padding: 5px 10px; vertical-align: top; }
+th, td { border-bottom: 1px solid var(--line); padding: 5px 10px; vertical-align: baseline; }
 th { background: var(--head); text-align: left; white-space: nowrap; }
 td.code { font: 12.5px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }

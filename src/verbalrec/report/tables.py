@@ -36,7 +36,7 @@ RESULT_COLUMNS = [
     Column("Configuration", lambda r: str(r["label"]), kind=""),
     Column("System", lambda r: str(r["system"]), kind="code"),
     Column("Recall@1 Disc. [95% CI]", fmt.recall),
-    Column("Δ% [95% CI]", fmt.delta),
+    Column("Δ% [95% CI]", fmt.delta, optional=True),  # classical baselines have no Δ%
     Column("Paper Δ%", lambda r: fmt.signed(r.get("paper_delta_pct")), optional=True),
     Column("NDCG@10", lambda r: fmt.num(r.get("ndcg@10"))),
     Column("MRR", lambda r: fmt.num(r.get("mrr"))),
