@@ -8,6 +8,7 @@ names are log-derived: '$' is escaped so they are never parsed as mathtext.
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -124,9 +125,9 @@ def plateau_curve(params: dict, markers: dict[str, float]) -> Plot:
         ax = fig.subplots()
         ax.axvspan(low, high, color="#2ca02c", alpha=0.08, label=f"target range [{low:g}, {high:g}]")
         ax.plot(xs, [plateau(x, low, high, **kwargs) for x in xs], color="#1f77b4", linewidth=2, label="length reward")
-        for i, (name, cr) in enumerate(markers.items()):
-            y = plateau(cr, low, high, **kwargs)
-            ax.plot([cr], [y], "o", markersize=6, label=f"{label(name, 28)} (CR {cr:.2f})", color=MARKER_COLORS[i % len(MARKER_COLORS)])
+        for (name, cr), color in zip(markers.items(), itertools.cycle(MARKER_COLORS)):
+            ax.plot([cr], [plateau(cr, low, high, **kwargs)], "o", markersize=6, color=color,
+                    label=f"{label(name, 28)} (CR {cr:.2f})")
         ax.set_xlabel("compression ratio (verbalized / template characters)")
         ax.set_ylabel("length reward")
         ax.set_ylim(-0.05, 1.1)
