@@ -183,6 +183,12 @@ def cmd_reproduce(args) -> None:
     print(f"total {doc['meta']['wall_s']:.0f}s ({sum(s['cached'] for s in doc['meta']['steps'])} of "
           f"{len(doc['meta']['steps'])} steps from the cache) -> {cfg.out}")
 
+def cmd_report(args) -> None:
+    from .report import build_report, load_report_doc
+    doc, path = load_report_doc(args.run)
+    html_path, md_path = build_report(doc, args.out or path.parent)
+    print(f"wrote {html_path} and {md_path}")
+
 
 def build_parser() -> argparse.ArgumentParser:
     from .config import add_fields
@@ -262,14 +268,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a preset (ml100k-cpu, synthetic-cpu, gpu) or a YAML file of ReproduceConfig fields")
     from .reproduce.config import ReproduceConfig
     add_fields(rep, ReproduceConfig)
+
+    report = sub.add_parser("report", help="rebuild report.html and report.md from a run's report.json")
+    report.add_argument("run", metavar="RUN_DIR_OR_JSON", help="run folder holding report.json, or the JSON file")
+    report.add_argument("--out", help="folder to write the report into (default: beside report.json)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"data": cmd_data, "tasks": cmd_tasks, "verbalize": cmd_verbalize, "eval": cmd_eval,
-               "train": cmd_train, "demo": cmd_demo,
-               "reproduce": cmd_reproduce}[args.cmd]
+               "train": cmd_train, "demo": cmd_demo, "reproduce": cmd_reproduce, "report": cmd_report}[args.cmd]
     try:
         handler(args)
     except InputError as err:
