@@ -12,6 +12,7 @@ Document schema (every metric may be NaN/None; it is shown as "—")::
     {
      "meta": {"title": str, "preset": str, "dataset": str, "command": str, "date": str (ISO), "seed": int,
               "split": "test"|"valid", "n_tasks": int, "wall_s": float,
+              "compute_s": float (optional: every step's wall time when it ran, cached or not),
               "versions": {pkg: version}, "models": {role: path-or-name},
               "steps": [{"name": str, "wall_s": float, "cached": bool}], "notes": [str]},
      "baselines": [ROW],          # classical rankers: random, popularity, item-kNN, SASRec

@@ -35,6 +35,7 @@ def header_facts(meta: dict) -> list[tuple[str, str]]:
         ("Test tasks" if meta.get("split", "test") == "test" else "Tasks", fmt.count(meta["n_tasks"])),
         ("Date", str(meta["date"]).replace("T", " ")[:19]),
         ("Wall time", fmt.duration(meta.get("wall_s"))),
+        ("Compute (all steps, first run)", fmt.duration(meta.get("compute_s"))),
         ("Seed", str(meta.get("seed", fmt.DASH))),
     ]
 
