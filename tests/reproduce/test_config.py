@@ -54,3 +54,12 @@ def test_bad_top_level_values(tmp_path):
     assert err.value.field == "stage3" and str(bad) in str(err.value)
     with pytest.raises(InputError, match="neither a preset nor a file"):
         load_config("ml100k-gpu")
+
+
+def test_cli_reports_a_bad_config_in_one_line(tmp_path, capsys):
+    from verbalrec.cli import main
+    assert main(["reproduce", "--config", "no-such-preset", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no-such-preset" in err[0] and "ml100k-cpu" in err[0]
+    assert main(["reproduce", "--config", "ml100k-cpu", "--split", "train", "--out", str(tmp_path)]) == 2
+    assert "field 'split'" in capsys.readouterr().err
