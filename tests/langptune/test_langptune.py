@@ -181,6 +181,7 @@ def test_cli_writes_the_report_document(cli_run, lpt_env):
         assert {"label", "recall@1_discovery", "recall@1_discovery_ci95", "ndcg@10", "mrr", "n", "n_discovery",
                 "valid_ratio", "profile_chars", "catalog_ndcg"} <= set(r) and r["n"] == n
         assert ("delta_pct" in r) == (r["system"] != "template")
+    assert set(doc["trained_vs_zero_shot"]) == {"recall@1_discovery", "mrr", "ndcg@10"}
     assert doc["examples"] and {"user_id", "before", "after"} <= set(doc["examples"][0])
     assert [c["step"] for c in doc["curves"]] == [1, 2]
     assert doc["meta"]["embedding_trained"]

@@ -282,6 +282,12 @@ def evaluate_langptune(cfg: LangPTuneConfig, trained: str | None) -> dict:
                     "capped_rate": capped, "catalog_ndcg": float(cat["ndcg"].mean()),
                     "catalog_ndcg@10": float(cat["ndcg@10"].mean()), "catalog_mrr": float(cat["mrr"].mean())})
         rows.append(row)
+    paired = {}
+    if trained:  # the headline comparison: trained vs zero-shot profile, paired on the same tasks
+        zs, tr = results[3], results[4]
+        for metric, disc in (("hr@1", True), ("mrr", False), ("ndcg@10", False)):
+            d, lo, hi = tr.delta_over(zs, metric, discovery_only=disc)
+            paired[("recall@1_discovery" if metric == "hr@1" else metric)] = {"delta_pct": d, "delta_pct_ci95": [lo, hi]}
     examples = [{"user_id": t.user_id, "task_id": t.task_id, "target": catalog.title(t.target_item),
                  "before": b, "after": a}
                 for t, b, a in list(zip(items, before, after or [None] * len(items)))[:cfg.examples]]
@@ -289,7 +295,7 @@ def evaluate_langptune(cfg: LangPTuneConfig, trained: str | None) -> dict:
             "trained_writer": trained, "embedding_model": cfg.embedding_model,
             "embedding_trained": (Path(cfg.out) / EMBEDDING_DIR).exists(), "timing": timing,
             "tasks_meta": tasks.meta}
-    return {"rows": rows, "examples": examples, "meta": meta}
+    return {"rows": rows, "trained_vs_zero_shot": paired, "examples": examples, "meta": meta}
 
 
 def _curves(out: Path, metric: str) -> tuple[list[dict], list[dict]]:
