@@ -11,3 +11,7 @@ python -m verbalrec.cli langptune --tasks /tmp/lpt-ml-h20 --writer /work/runs/re
 cp /tmp/lpt-run1/langptune.json docs/results/langptune/ml100k-h20-small-test300.json
 # variant (started, then stopped at step ~25 to free the shared CPU; not measured): add
 #   --contrastive-every 10 --contrastive-lr 2e-5 --contrastive-batch 32 --max-steps 60 --out /tmp/lpt-run2
+# re-evaluation of the finished run (adds the paired trained-vs-zero-shot Δ%; same profiles, greedy)
+python -m verbalrec.cli langptune --tasks /tmp/lpt-ml-h20 --writer /work/runs/reasoner-small --out /tmp/lpt-run1 \
+  --skip-train true --max-completion-length 96 --eval-split test --eval-limit 300 --seed 0
+cp /tmp/lpt-run1/langptune.json docs/results/langptune/ml100k-h20-small-test300.json
