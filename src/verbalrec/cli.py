@@ -147,6 +147,23 @@ def cmd_train(args) -> None:
     print(f"wrote {out} in {time.perf_counter() - t0:.0f}s")
 
 
+def cmd_langptune(args) -> None:
+    """Train the LangPTune profile writer, then the comparison table under one embedding reasoner."""
+    from .config import given, read_yaml
+    from .train.langptune import RESULTS, LangPTuneConfig, print_langptune, run_langptune
+    fields = {**(read_yaml(args.config) if args.config else {}), **given(args, LangPTuneConfig)}
+    try:
+        cfg = LangPTuneConfig(**fields)
+    except TypeError as err:
+        raise InputError(f"bad or missing config field ({err})", field="config", fix="see `verbalrec langptune -h`") from None
+    t0 = time.perf_counter()
+    doc = run_langptune(cfg, resume=args.resume)
+    print_langptune(doc)
+    for ex in doc["examples"]:
+        print(f"\n# user {ex['user_id']} (next: {ex['target']})\nbefore: {ex['before']!r}\nafter:  {ex['after']!r}")
+    print(f"wrote {Path(cfg.out) / RESULTS} in {time.perf_counter() - t0:.0f}s")
+
+
 def cmd_demo(args) -> None:
     """The main job on the embedded default: ml-100k -> paper tasks -> baselines -> table."""
     from .atomic import write_json
@@ -256,6 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
         add_fields(p, cls)
 
+    lpt = sub.add_parser("langptune", help="LangPTune: GRPO profile writer on an embedding recommender, + comparison")
+    lpt.add_argument("--config", help="YAML with the fields below (flags override it)")
+    lpt.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    from .train.langptune import LangPTuneConfig
+    add_fields(lpt, LangPTuneConfig, exclude=("policy",))
+
     demo = sub.add_parser("demo", help="the main job: ml-100k, paper tasks, every baseline")
     demo.add_argument("source", nargs="?", default="ml-100k")
     demo.add_argument("--preset", default="paper")
@@ -278,7 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"data": cmd_data, "tasks": cmd_tasks, "verbalize": cmd_verbalize, "eval": cmd_eval,
-               "train": cmd_train, "demo": cmd_demo, "reproduce": cmd_reproduce, "report": cmd_report}[args.cmd]
+               "train": cmd_train, "demo": cmd_demo, "reproduce": cmd_reproduce, "report": cmd_report,
+               "langptune": cmd_langptune}[args.cmd]
     try:
         handler(args)
     except InputError as err:

@@ -78,16 +78,18 @@ def cpu_threads(n: int):
 
 
 def run_grpo(cfg: GRPOCommon, *, stage: str, model, tokenizer, reward_funcs: list, reward_weights: list[float],
-             dataset, data_hash: str, resume: bool, extra: dict | None = None) -> Path:
+             dataset, data_hash: str, resume: bool, extra: dict | None = None, callbacks: list | None = None) -> Path:
     """Train ``model`` with TRL GRPO on ``dataset``; save the policy (LoRA merged), its tokenizer
-    and ``verbalrec_run.json`` in ``cfg.out``. ``resume`` continues the last complete checkpoint."""
+    and ``verbalrec_run.json`` in ``cfg.out``. ``resume`` continues the last complete checkpoint.
+    ``callbacks``: extra ``transformers.TrainerCallback``s (e.g. LangPTune's contrastive update)."""
     from trl import GRPOTrainer
 
     out = Path(cfg.out)
     ckpt_dir = out / CHECKPOINTS
     start = last_checkpoint(ckpt_dir) if resume else None
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=trl_args(cfg, ckpt_dir, reward_weights),
-                          train_dataset=dataset, processing_class=tokenizer, peft_config=lora_config(cfg))
+                          train_dataset=dataset, processing_class=tokenizer, peft_config=lora_config(cfg),
+                           callbacks=callbacks)
     t0 = time.perf_counter()
     with cpu_threads(cfg.cpu_threads):
         result = trainer.train(resume_from_checkpoint=str(start) if start else None)
