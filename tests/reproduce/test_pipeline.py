@@ -21,7 +21,11 @@ TINY = dict(
             "max_completion_length": 48, "learning_rate": 1e-4, "beta": 0.0, "logging_steps": 1, "save_steps": 2,
             "use_chat_template": False},
     stage2={"max_tasks": 8, "max_steps": 2, "num_generations": 2, "prompts_per_step": 2, "max_completion_length": 12,
-            "beta": 0.0, "logging_steps": 1, "save_steps": 2})
+            "beta": 0.0, "logging_steps": 1, "save_steps": 2},
+    with_langptune=True,
+    langptune={"max_tasks": 8, "max_steps": 2, "num_generations": 2, "prompts_per_step": 2, "max_prompt_length": 256,
+               "max_completion_length": 24, "logging_steps": 1, "save_steps": 2, "examples": 1,
+               "use_chat_template": False})
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +53,12 @@ def test_every_table_and_system_is_there(run):
     assert doc["examples"] and doc["examples"][0]["raw"].count("ID:") == 8
     assert doc["analysis"]["heuristic"]["noise_removed"] is not None  # synthetic logs have trailers/previews
     assert json.loads(Path(cfg.out, "report.json").read_text())["table1"] == json.loads(json.dumps(doc["table1"]))
+    lpt = doc["langptune"]
+    assert {"template", "zero-shot-profile", "langptune-profile", "id-embedding"} <= {r["system"] for r in lpt["rows"]}
+    assert all(r["n"] == cfg.eval_limit for r in lpt["rows"]) and len(lpt["curves"]) == 2
+    html = Path(cfg.out, "report.html").read_text()
+    for heading in ("Table 1", "Table 2", "Classical baselines", "LangPTune", "Stage 1", "Length reward"):
+        assert heading in html, heading
 
 
 def test_numbers_agree_with_the_per_task_metrics(run):

@@ -24,7 +24,8 @@ ABLATIONS = ("ranking", "no-length", "raw-reasoner")
 BASELINES = ("random", "popularity", "itemknn", "sasrec")
 #: fields the pipeline sets itself: an override of them would silently break the wiring
 PIPELINE_FIELDS = {"tasks", "out", "policy", "model", "oracle", "kind", "reward", "alpha", "verbalizer",
-                   "verbalizer_kind", "oracle_mode", "oracle_model", "cpu_threads", "seed"}
+                   "verbalizer_kind", "oracle_mode", "oracle_model", "cpu_threads", "seed", "writer",
+                   "eval_split", "eval_limit", "skip_train"}
 
 
 def _h(text: str) -> dict:
@@ -69,6 +70,9 @@ class ReproduceConfig:
     sft: dict = field(default_factory=dict, metadata=_h("VerbalizerSFTConfig overrides"))
     stage1: dict = field(default_factory=dict, metadata=_h("Stage1Config overrides"))
     stage2: dict = field(default_factory=dict, metadata=_h("Stage2Config overrides"))
+    with_langptune: bool = field(default=False, metadata=_h(
+        "also run LangPTune: a profile writer trained on an embedding reasoner's ranking (its own table)"))
+    langptune: dict = field(default_factory=dict, metadata=_h("LangPTuneConfig overrides"))
     cpu_threads: int = field(default=1, metadata=_h("torch CPU threads (1 is fastest for small models on 2 cores)"))
 
     def __post_init__(self):
@@ -98,9 +102,11 @@ class ReproduceConfig:
 def stage_configs() -> dict:
     from ..train.grpo_config import Stage1Config, Stage2Config
     from ..train.sft_verbalizer import VerbalizerSFTConfig
+    from ..train.langptune import LangPTuneConfig
     from ..train.warmstart import WarmStartConfig
 
-    return {"warmstart": WarmStartConfig, "sft": VerbalizerSFTConfig, "stage1": Stage1Config, "stage2": Stage2Config}
+    return {"warmstart": WarmStartConfig, "sft": VerbalizerSFTConfig, "stage1": Stage1Config, "stage2": Stage2Config,
+            "langptune": LangPTuneConfig}
 
 
 def stage_config(cfg: ReproduceConfig, section: str, cls, defaults: dict | None = None, **wiring):
@@ -116,7 +122,7 @@ def stage_config(cfg: ReproduceConfig, section: str, cls, defaults: dict | None 
     _check(not owned, f"{owned} are set by the pipeline", f"{section}.{owned[0] if owned else ''}",
            "remove them; set the top-level field (e.g. reasoner, oracle, kinds, seed) instead")
     placeholders = {"tasks": "<tasks>", "out": "<out>", "policy": "<policy>", "model": "<model>",
-                    "oracle": "<oracle>", "verbalizer": "template"}
+                    "oracle": "<oracle>", "verbalizer": "template", "writer": "<writer>"}
     kwargs = {k: v for k, v in placeholders.items() if k in names}
     if "seed" in names:
         kwargs["seed"] = cfg.seed

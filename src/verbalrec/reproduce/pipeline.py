@@ -211,6 +211,21 @@ def stage2_step(ctx: Context, name: str, policy: str, verbalizer: str) -> str:
                       {"tasks": ctx.tasks_dir, "policy": policy, "verbalizer": verbalizer})
 
 
+def langptune_step(ctx: Context, writer: str) -> dict:
+    """LangPTune (its own table): the writer trained on the embedding reasoner's ranking reward,
+    evaluated on the same split and tasks as everything else."""
+    from ..train.langptune import run_langptune
+    cfg = ctx.cfg
+    probe = stage_config(cfg, "langptune", stage_configs()["langptune"], tasks=ctx.tasks_dir, writer=writer,
+                         policy=writer, eval_split=cfg.split, eval_limit=cfg.eval_limit, out="<step>")
+
+    def run(step_dir: Path, resume: bool) -> dict:
+        out = step_dir / "model"
+        doc = run_langptune(dataclasses.replace(probe, out=str(out)), resume=resume and out.exists())
+        return {k: doc.get(k) for k in ("rows", "examples", "curves", "trained_vs_zero_shot")}
+    return ctx.steps.run("langptune", {"section": "langptune", **_spec_of(probe)}, run)
+
+
 # ---------------------------------------------------------------- the run
 
 #: (row label, system, the paper's Δ%) -- systems absent from a run are left out
@@ -246,7 +261,9 @@ def run_reproduce(cfg: ReproduceConfig, command: str = "", log=print) -> dict:
         test = test.head(cfg.eval_limit) if cfg.eval_limit else test
         ctx = Context(cfg, steps, data["tasks"], test, Catalog(tasks.catalog), root / "verbalizations.sqlite")
         evals, texts, models = run_systems(ctx)
+        lpt = langptune_step(ctx, models["verbalizer_base"]) if cfg.with_langptune else None
     doc = build_doc(ctx, data, evals, texts, models, command, time.perf_counter() - t_start)
+    doc["langptune"] = lpt
     write_json(root / "report.json", doc)
     write_report(doc, root, log)
     return doc
@@ -376,6 +393,7 @@ def honest_notes(table1: list[dict], table2: list[dict], stage1: dict) -> list[s
             notes.append(f"{row['label']}: Δ% undefined (the template scores 0 on these {row['n']} tasks)")
             continue
         verdict = ("better than the template" if lo > 0 else "worse than the template" if hi < 0
+                   else "identical to the template on every task" if lo == hi == 0
                    else "not distinguishable from the template")
         text = f"{row['label']}: {row['delta_pct']:+.1f}% [{lo:+.1f}, {hi:+.1f}] — {verdict} on {row['n']} tasks"
         if row.get("paper_delta_pct") is not None:
