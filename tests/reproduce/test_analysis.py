@@ -60,3 +60,11 @@ def test_analyse_and_examples(catalog):
     assert row["n"] == 2 and row["compression_ratios"] == [0.0833, 2.0]
     assert row["compression_ratio_mean"] == pytest.approx((5 / 60 + 2.0) / 2)
     assert analysis.pick_examples(tasks, catalog, k=1) == [1]
+
+
+def test_history_coverage_is_the_share_of_history_titles_named(catalog):
+    a, b, c = list(catalog.rows)[:3]
+    t = task([a, b, c], ["play", "play", "trailer"])  # c is noise: not required
+    text = f"liked {catalog.title(a)}"
+    assert analysis.history_coverage([t], [text], catalog) == 0.5
+    assert analysis.history_coverage([t, t], [text, "nothing"], catalog) == 0.25

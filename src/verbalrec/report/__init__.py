@@ -20,6 +20,7 @@ Document schema (every metric may be NaN/None; it is shown as "—")::
      "table2": [ROW],             # ablations (raw vs verbalized reasoner training, ranking reward, alpha=1)
      "analysis": {verbalizer_name: {"n": int, "compression_ratio_mean": float, "compression_ratios": [float],
                   "drop_ids": float, "aggregate": float, "summary": float,
+                  "history_coverage": float (optional),
                   "noise_removed": float|null, "taste_mentioned": float|null}},
                   # shares in [0,1]; null = not measurable on this data
      "curves": {"stage1": {run_name: [{"step": int, "reward": float, "accuracy": float, "length": float,

@@ -51,6 +51,7 @@ ANALYSIS_COLUMNS = [
     Column("Verbalizer", lambda a: str(a["name"]), kind=""),
     Column("n", lambda a: fmt.count(a.get("n"))),
     Column("CR mean", lambda a: fmt.num(a.get("compression_ratio_mean"), 2)),
+    Column("History titles kept", lambda a: fmt.share(a.get("history_coverage")), optional=True),
     Column("Drops IDs", lambda a: fmt.share(a.get("drop_ids"))),
     Column("Aggregates", lambda a: fmt.share(a.get("aggregate"))),
     Column("Summarizes", lambda a: fmt.share(a.get("summary"))),

@@ -4,6 +4,9 @@ Every measure is a share of tasks in [0, 1], computed only over the tasks where 
 (``None`` when none can), and uses plain text matching -- crude, but the same for every
 verbalizer, so the shares compare:
 
+* ``history_coverage``: the share of the history's distinct (non-noise) titles the text names --
+  faithfulness: a verbalizer that writes the same text for every user scores low here however
+  well it scores with the Reasoner;
 * ``drop_ids``: the text carries no internal ID (``ID: 171``) although the template did;
 * ``aggregate``: among histories with a repeated item or several episodes of one show, the text
   names a repeated title fewer times than the log has it (but at least once), or counts
@@ -38,6 +41,16 @@ def _share(flags: list[bool]) -> float | None:
 
 def _mentions(text: str, title: str) -> int:
     return text.lower().count(title.lower()) if title else 0
+
+
+def history_coverage(tasks: Sequence[Task], texts: Sequence[str], catalog: Catalog) -> float | None:
+    shares = []
+    for task, text in zip(tasks, texts):
+        titles = {catalog.title(i) for i, e in zip(task.hist_item, task.hist_engagement or [None] * len(task.hist_item))
+                  if e not in NOISE_ENGAGEMENTS}
+        if titles:
+            shares.append(np.mean([_mentions(text, t) > 0 for t in titles]))
+    return float(np.mean(shares)) if shares else None
 
 
 def drop_ids(raws: Sequence[str], texts: Sequence[str]) -> float | None:
@@ -83,7 +96,8 @@ def analyse(tasks: Sequence[Task], raws: Sequence[str], texts: Sequence[str], ca
     """The analysis row of one verbalizer (``raws``: the template texts of the same tasks)."""
     ratios = [len(t) / max(len(r), 1) for r, t in zip(raws, texts)]
     return {"n": len(texts), "compression_ratio_mean": float(np.mean(ratios)) if ratios else None,
-            "compression_ratios": [round(x, 4) for x in ratios], "drop_ids": drop_ids(raws, texts),
+            "compression_ratios": [round(x, 4) for x in ratios],
+            "history_coverage": history_coverage(tasks, texts, catalog), "drop_ids": drop_ids(raws, texts),
             "aggregate": aggregate(tasks, texts, catalog), "summary": summary(texts),
             "noise_removed": noise_removed(tasks, texts, catalog), "taste_mentioned": taste_mentioned(tasks, texts, truth)}
 
