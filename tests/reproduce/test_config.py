@@ -52,8 +52,16 @@ def test_bad_top_level_values(tmp_path):
     with pytest.raises(InputError) as err:
         load_config(str(bad))
     assert err.value.field == "stage3" and str(bad) in str(err.value)
-    with pytest.raises(InputError, match="neither a preset nor a file"):
+    with pytest.raises(InputError, match="neither a preset nor a YAML file"):
         load_config("ml100k-gpu")
+    with pytest.raises(InputError, match="neither a preset nor a YAML file"):
+        load_config(str(tmp_path))  # a folder
+
+
+def test_a_preset_name_wins_over_a_folder_of_that_name(tmp_path, monkeypatch):
+    (tmp_path / "ml100k-cpu").mkdir()  # e.g. the run folder of an earlier run
+    monkeypatch.chdir(tmp_path)
+    assert load_config("ml100k-cpu").name == "ml100k-cpu"
 
 
 def test_cli_reports_a_bad_config_in_one_line(tmp_path, capsys):

@@ -148,10 +148,11 @@ def preset_names() -> list[str]:
 def load_config(preset_or_path: str, **overrides) -> ReproduceConfig:
     """A packaged preset by name (``ml100k-cpu``) or a YAML file; ``overrides`` that are not None win."""
     path = Path(preset_or_path)
-    if not path.exists():
-        _check(preset_or_path in preset_names(), f"'{preset_or_path}' is neither a preset nor a file", "config",
-               f"use one of {preset_names()} or a YAML file")
+    if not path.is_file() and preset_or_path in preset_names():  # a preset name wins over a same-named folder
         path = Path(str(resources.files(__package__).joinpath(PRESET_DIR, preset_or_path + ".yaml")))
+    if not path.is_file():
+        raise InputError(f"'{preset_or_path}' is neither a preset nor a YAML file", field="config",
+                         fix=f"use one of {preset_names()} or a YAML file")
     data = {**read_yaml(path), **{k: v for k, v in overrides.items() if v is not None}}
     names = {f.name for f in dataclasses.fields(ReproduceConfig)}
     unknown = sorted(set(data) - names)
