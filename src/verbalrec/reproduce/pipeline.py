@@ -23,7 +23,7 @@ from ..evaluate.loop import EvalResult, evaluate
 from ..evaluate.metrics import summarize
 from ..evaluate.table import results_json
 from ..tasks.schema import TaskSet
-from ..verbalize.template import Catalog, TemplateVerbalizer
+from ..verbalize.template import Catalog
 from . import analysis
 from .config import ReproduceConfig, stage_config, stage_configs
 from .steps import Steps

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..tasks.schema import Task
-from .llm import LLMVerbalizer, generate_texts, is_degenerate
+from .llm import LLMVerbalizer, generate_texts
 
 PROFILE_CUE = "User profile:\n"
 PROFILE_INSTRUCTION = (
@@ -38,14 +38,7 @@ class ProfileVerbalizer(LLMVerbalizer):
         self.last_capped: list[bool] = []
 
     def fallback_text(self, task: Task) -> str:
-        return ""
-
-    def postprocess(self, generated: str, task: Task) -> str:
-        text = generated.strip()
-        if is_degenerate(text, self.min_chars):
-            self.fallbacks += 1
-            return self.fallback_text(task)
-        return text
+        return ""  # a degenerate profile is no profile (LLMVerbalizer.postprocess falls back to this)
 
     def n_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
