@@ -87,6 +87,7 @@ class Context:
     steps: Steps
     tasks_dir: str
     test: TaskSet
+    train: TaskSet
     catalog: Catalog
     cache: Path
 
@@ -147,20 +148,15 @@ def eval_step(ctx: Context, system: str, reasoner: dict, verbalizer: dict | None
         verb = make_eval_verbalizer(ctx, verbalizer)
         rec = Recording(verb) if verb is not None else None
         model = make_eval_reasoner(ctx, reasoner)
-        model.fit(ctx.test if reasoner["kind"] == "lm" else _train_split(ctx))
+        model.fit(ctx.train)  # classical rankers learn from the training split; a no-op for LMs
         t0 = time.perf_counter()
         res = evaluate(ctx.test, model, rec, progress=False, system=system)
         save_eval(step_dir, res, rec.texts if rec is not None and res.context_chars is not None else None)
         return {"system": system, "summary": res.summary, "score_s": round(time.perf_counter() - t0, 1)}
 
-    result = ctx.steps.run("eval-" + system.replace("/", "_"), ctx.eval_spec(reasoner, verbalizer), run)
-    return load_eval(ctx.steps.dir_for("eval-" + system.replace("/", "_"), ctx.eval_spec(reasoner, verbalizer)),
-                     result["system"])
-
-
-def _train_split(ctx: Context) -> TaskSet:
-    from ..tasks import load_tasks
-    return load_tasks(ctx.tasks_dir).split("train")
+    name, spec = "eval-" + system.replace("/", "_"), ctx.eval_spec(reasoner, verbalizer)
+    result = ctx.steps.run(name, spec, run)
+    return load_eval(ctx.steps.dir_for(name, spec), result["system"])
 
 
 # ---------------------------------------------------------------- training steps
@@ -259,7 +255,8 @@ def run_reproduce(cfg: ReproduceConfig, command: str = "", log=print) -> dict:
         tasks = load_tasks(data["tasks"])
         test = tasks.split(cfg.split)
         test = test.head(cfg.eval_limit) if cfg.eval_limit else test
-        ctx = Context(cfg, steps, data["tasks"], test, Catalog(tasks.catalog), root / "verbalizations.sqlite")
+        ctx = Context(cfg, steps, data["tasks"], test, tasks.split("train"), Catalog(tasks.catalog),
+                      root / "verbalizations.sqlite")
         evals, texts, models = run_systems(ctx)
         lpt = langptune_step(ctx, models["verbalizer_base"]) if cfg.with_langptune else None
     doc = build_doc(ctx, data, evals, texts, models, command, time.perf_counter() - t_start)
