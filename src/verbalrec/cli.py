@@ -195,6 +195,9 @@ def cmd_reproduce(args) -> None:
                        ("table2", "Table 2 analogue (ablations)")):
         rows = [{**r, "system": r["label"]} for r in doc[key]]
         print_table({"results": rows}, title=f"{cfg.name} · {title} · Δ% vs template · {doc['meta']['n_tasks']} {cfg.split} tasks")
+    if doc.get("langptune"):
+        rows = [{**r, "system": r["label"]} for r in doc["langptune"]["rows"]]
+        print_table({"results": rows}, title=f"{cfg.name} · LangPTune (MiniLM embedding reasoner) · Δ% vs template")
     for note in doc["meta"]["notes"]:
         print("-", note)
     print(f"total {doc['meta']['wall_s']:.0f}s ({sum(s['cached'] for s in doc['meta']['steps'])} of "
