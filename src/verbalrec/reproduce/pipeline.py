@@ -369,7 +369,7 @@ def build_doc(ctx: Context, data: dict, evals: dict, texts: dict, models: dict, 
                  "compute_s": round(sum(r.first_wall_s for r in ctx.steps.records), 1),
                  "versions": versions(), "models": {k: str(v) for k, v in models.items()},
                  "steps": [{"name": r.name, "wall_s": r.first_wall_s, "cached": r.cached} for r in ctx.steps.records],
-                 "notes": honest_notes(table1, table2, s1), "config": dataclasses.asdict(cfg)},
+                 "notes": honest_notes(table1, table2, s1, analysis_rows), "config": dataclasses.asdict(cfg)},
         "baselines": baselines, "table1": table1, "table2": table2, "analysis": analysis_rows,
         "curves": {"stage1": {n: curves_of(models.get(n), "stage1") for n in models if n.startswith("stage1")},
                    "stage2": {n: curves_of(models.get(n), "stage2") for n in models if n.startswith("stage2")}},
@@ -379,8 +379,9 @@ def build_doc(ctx: Context, data: dict, evals: dict, texts: dict, models: dict, 
     }
 
 
-def honest_notes(table1: list[dict], table2: list[dict], stage1: dict) -> list[str]:
-    """One sentence per trained system: does its Δ% CI exclude 0, and how big was the budget."""
+def honest_notes(table1: list[dict], table2: list[dict], stage1: dict, analysis_rows: dict) -> list[str]:
+    """One sentence per system: does its Δ% CI exclude 0, is its text faithful to the history,
+    and how big was the training budget."""
     notes = []
     for row in table1 + [r for r in table2 if r["system"] in ("stage2-raw", "stage1-ranking", "stage1-no-length")]:
         if "delta_pct" not in row:
@@ -390,9 +391,13 @@ def honest_notes(table1: list[dict], table2: list[dict], stage1: dict) -> list[s
             notes.append(f"{row['label']}: Δ% undefined (the template scores 0 on these {row['n']} tasks)")
             continue
         verdict = ("better than the template" if lo > 0 else "worse than the template" if hi < 0
-                   else "identical to the template on every task" if lo == hi == 0
                    else "not distinguishable from the template")
         text = f"{row['label']}: {row['delta_pct']:+.1f}% [{lo:+.1f}, {hi:+.1f}] — {verdict} on {row['n']} tasks"
+        if lo == hi == 0:
+            text = f"{row['label']}: scores exactly as the template on all {row['n']} tasks"
+        coverage = (analysis_rows.get(row["system"]) or {}).get("history_coverage")
+        if coverage is not None and coverage < 0.5:
+            text += f"; its texts name only {coverage:.0%} of the history's titles (not a faithful verbalization)"
         if row.get("paper_delta_pct") is not None:
             text += f" (paper: {row['paper_delta_pct']:+.1f}%)"
         if not any(n.startswith(row["label"] + ":") for n in notes):
