@@ -54,3 +54,10 @@ def test_length_reward_and_logged_ratio():
 def test_reasoner_reward_plus_minus_one():
     titles = [["Alpha", "Beta"]] * 3
     assert ReasonerReward()(None, [" B. Beta", "Alpha", "none"], candidate_titles=titles, label=[1, 1, 1]) == [1, -1, -1]
+    # title matching: the named title decides, a wrong letter does not; the letter only without a title
+    by_title = ReasonerReward("title")
+    four = [["Alpha", "Beta"]] * 4
+    assert by_title(None, [" A. Beta", " B. Alpha", " B.", "Beta"], candidate_titles=four, label=[1] * 4) == [1, -1, 1, 1]
+    assert ReasonerReward("label")(None, [" A. Beta"], candidate_titles=titles, label=[1]) == [-1]
+    with pytest.raises(ValueError):
+        ReasonerReward("vibes")

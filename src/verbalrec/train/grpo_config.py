@@ -158,12 +158,17 @@ class Stage2Config(GRPOCommon):
         "verbalizer model: tokens per verbalization (0 = action auto-size)"))
     verbalizer_batch_size: int = field(default=8, metadata=_h("verbalizer model: generation batch size"))
     max_completion_length: int = field(default=16, metadata=_h("answer tokens sampled per completion (' B. Title')"))
+    answer_match: str = field(default="label", metadata=_h(
+        "what decides the +-1 reward: label (the answer's letter; the paper) or title (the named title; for small "
+        "models that never learned the letters)"))
 
     def __post_init__(self):
         super().__post_init__()
         known = self.verbalizer in VERBALIZERS or Path(self.verbalizer).is_dir()
         _check(known, f"'{self.verbalizer}' is neither a verbalizer name nor a model directory", "verbalizer",
                f"use one of {VERBALIZERS} or an existing directory")
+        _check(self.answer_match in ("label", "title"), f"unknown answer_match '{self.answer_match}'", "answer_match",
+               "use label or title")
         _check(self.verbalizer_kind in ("",) + KINDS, "unknown verbalizer_kind", "verbalizer_kind", f"use one of {KINDS}")
         _check(self.verbalizer_max_new_tokens >= 0 and self.verbalizer_batch_size >= 1, "must be >= 0 / >= 1",
                "verbalizer_max_new_tokens", "use positive values")

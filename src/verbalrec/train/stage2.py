@@ -98,6 +98,6 @@ def train_reasoner(cfg: Stage2Config, resume: bool = False) -> Path:
     del verbalizer  # frees a verbalizer model before the policy loads
     model, tokenizer = policy_model(cfg.policy)
     rows = reasoner_rows(train, contexts, tokenizer, catalog, cfg.max_prompt_length)
-    return run_grpo(cfg, stage="stage2-reasoner", model=model, tokenizer=tokenizer, reward_funcs=[ReasonerReward()],
+    return run_grpo(cfg, stage="stage2-reasoner", model=model, tokenizer=tokenizer, reward_funcs=[ReasonerReward(cfg.answer_match)],
                     reward_weights=[1.0], dataset=Dataset.from_list(rows),
                     data_hash=tasks.meta.get("data_hash", "unknown"), resume=resume, extra=info)
