@@ -289,7 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--out", default="runs/demo")
     demo.add_argument("--quiet", action="store_true")
-    rep = sub.add_parser("reproduce", help="the paper end to end: every stage, Tables 1-2 analogues, HTML report")
+    rep = sub.add_parser("reproduce", help="the paper end to end: every stage, Tables 1-2 analogues, HTML report",
+                         description="Runs the --config preset or YAML; each flag below overrides that field. The "
+                         "defaults shown are ReproduceConfig's own; a preset sets most fields (see "
+                         "src/verbalrec/reproduce/presets/). Stage budgets are YAML sections (warmstart, sft, "
+                         "stage1, stage2, langptune).")
     rep.add_argument("--config", default="ml100k-cpu",
                      help="a preset (ml100k-cpu, synthetic-cpu, gpu) or a YAML file of ReproduceConfig fields")
     from .reproduce.config import ReproduceConfig
