@@ -93,3 +93,15 @@ def test_second_run_is_read_from_the_cache_and_a_crashed_step_is_redone(run):
     third = run_reproduce(cfg, command="test", log=lambda _: None)
     redone = [s["name"] for s in third["meta"]["steps"] if not s["cached"]]
     assert redone == ["stage2-raw", "eval-stage2-raw"]
+
+
+def test_a_model_retrained_in_place_is_a_new_input(tmp_path):
+    from verbalrec.models import build_and_save
+    from verbalrec.reproduce.pipeline import model_identity
+    model = build_and_save(["some text to learn a tokenizer from"] * 20, tmp_path / "m", "tiny")
+    before = model_identity(str(model))
+    assert before.startswith(str(model) + "@") and model_identity(before) == before  # not a dir: unchanged
+    weights = next(model.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes() + b"\0")  # "retrained": other bytes, other mtime
+    assert model_identity(str(model)) != before
+    assert model_identity("template") == "template"

@@ -92,8 +92,9 @@ class Context:
     cache: Path
 
     def eval_spec(self, reasoner: dict, verbalizer: dict | None) -> dict:
+        ident = lambda d: {k: model_identity(v) if k == "model" else v for k, v in d.items()} if d else d  # noqa: E731
         return {"tasks": self.tasks_dir, "split": self.cfg.split, "limit": self.cfg.eval_limit, "seed": self.cfg.seed,
-                "reasoner": reasoner, "verbalizer": verbalizer, "max_length": self.cfg.max_length}
+                "reasoner": ident(reasoner), "verbalizer": ident(verbalizer), "max_length": self.cfg.max_length}
 
 
 def make_eval_verbalizer(ctx: Context, spec: dict | None):
@@ -161,8 +162,18 @@ def eval_step(ctx: Context, system: str, reasoner: dict, verbalizer: dict | None
 
 # ---------------------------------------------------------------- training steps
 
+def model_identity(value):
+    """A model directory is identified by its weights too: a model retrained in place (e.g. a
+    ``reasoner: runs/my-model`` the user trained again) must not hit the old cache."""
+    from ..train.stage2 import weights_tag
+    path = Path(str(value))
+    if path.is_dir() and any(path.glob("*.safetensors")):
+        return f"{value}@{weights_tag(path)}"
+    return value
+
+
 def _spec_of(stage_cfg) -> dict:
-    return {k: v for k, v in dataclasses.asdict(stage_cfg).items() if k != "out"}
+    return {k: model_identity(v) for k, v in dataclasses.asdict(stage_cfg).items() if k != "out"}
 
 
 def train_step(ctx: Context, name: str, section: str, train_fn, defaults: dict, wiring: dict) -> str:
