@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from ..reason.base import Reasoner, Scores
-from ..tasks.schema import TaskSet
+from ..tasks.schema import Task, TaskSet
 from .bootstrap import mean_ci, relative_delta
 from .metrics import per_task_metrics, summarize
 
@@ -34,25 +35,26 @@ class EvalResult:
         return relative_delta(baseline.per_task[metric][mask], self.per_task[metric][mask], seed=seed)
 
 
+def result_of(system: str, tasks: Sequence[Task], scores: Scores, contexts: Sequence[str] | None = None) -> EvalResult:
+    """Per-task metrics and summary of ``scores`` on ``tasks`` (``contexts``: what the reasoner read)."""
+    per_task = per_task_metrics(scores.values, np.array([t.label for t in tasks]), scores.valid)
+    discovery = np.array([t.discovery for t in tasks], bool)
+    chars = np.array([len(c) for c in contexts], dtype=float) if contexts is not None else None
+    return EvalResult(system, [t.task_id for t in tasks], discovery, per_task, summarize(per_task, discovery), chars)
+
+
 def evaluate(tasks: TaskSet, reasoner: Reasoner, verbalizer=None, batch_size: int = 256,
              progress: bool = True, system: str | None = None) -> EvalResult:
     """Score every task; contexts are verbalized only for reasoners that read text."""
-    parts, ids, disc, labels, chars = [], [], [], [], []
-    reads_text = getattr(reasoner, "uses_text", True)
+    parts, seen, contexts = [], [], []
+    reads = getattr(reasoner, "uses_text", True) and verbalizer is not None
     bar = tqdm(total=len(tasks), desc=f"eval {reasoner.name}", unit="task", disable=not progress)
     for batch in tasks.batches(batch_size):
-        contexts = verbalizer.verbalize(batch) if (reads_text and verbalizer is not None) else [""] * len(batch)
-        parts.append(reasoner.score(batch, contexts))
-        chars += [len(c) for c in contexts]
-        ids += [t.task_id for t in batch]
-        disc += [t.discovery for t in batch]
-        labels += [t.label for t in batch]
+        texts = verbalizer.verbalize(batch) if reads else [""] * len(batch)
+        parts.append(reasoner.score(batch, texts))
+        seen += batch
+        contexts += texts
         bar.update(len(batch))
     bar.close()
-    scores = Scores.concat(parts)
-    per_task = per_task_metrics(scores.values, np.array(labels), scores.valid)
-    discovery = np.array(disc, bool)
-    name = system or (f"{verbalizer.name}/{reasoner.name}" if reads_text and verbalizer else reasoner.name)
-    reads = reads_text and verbalizer is not None
-    return EvalResult(name, ids, discovery, per_task, summarize(per_task, discovery),
-                      np.array(chars, dtype=float) if reads else None)
+    name = system or (f"{verbalizer.name}/{reasoner.name}" if reads else reasoner.name)
+    return result_of(name, seen, Scores.concat(parts), contexts if reads else None)

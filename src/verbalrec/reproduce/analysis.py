@@ -39,8 +39,9 @@ def _share(flags: list[bool]) -> float | None:
     return float(np.mean(flags)) if flags else None
 
 
-def _mentions(text: str, title: str) -> int:
-    return text.lower().count(title.lower()) if title else 0
+def _mentions(low_text: str, title: str) -> int:
+    """Occurrences of ``title`` in an already lower-cased text."""
+    return low_text.count(title.lower()) if title else 0
 
 
 def history_coverage(tasks: Sequence[Task], texts: Sequence[str], catalog: Catalog) -> float | None:
@@ -49,7 +50,8 @@ def history_coverage(tasks: Sequence[Task], texts: Sequence[str], catalog: Catal
         titles = {catalog.title(i) for i, e in zip(task.hist_item, task.hist_engagement or [None] * len(task.hist_item))
                   if e not in NOISE_ENGAGEMENTS}
         if titles:
-            shares.append(np.mean([_mentions(text, t) > 0 for t in titles]))
+            low = text.lower()
+            shares.append(np.mean([_mentions(low, t) > 0 for t in titles]))
     return float(np.mean(shares)) if shares else None
 
 
@@ -65,7 +67,8 @@ def aggregate(tasks: Sequence[Task], texts: Sequence[str], catalog: Catalog) -> 
                          if isinstance(s, str) and s)
         if not repeats and not any(c > 1 for c in series.values()):
             continue
-        fewer = any(0 < _mentions(text, catalog.title(i)) < c for i, c in repeats.items())
+        low = text.lower()
+        fewer = any(0 < _mentions(low, catalog.title(i)) < c for i, c in repeats.items())
         flags.append(fewer or bool(COUNT_PATTERN.search(text)))
     return _share(flags)
 
@@ -80,7 +83,8 @@ def noise_removed(tasks: Sequence[Task], texts: Sequence[str], catalog: Catalog)
         kinds: dict[str, set] = {}
         for item, engagement in zip(task.hist_item, task.hist_engagement or [None] * len(task.hist_item)):
             kinds.setdefault(item, set()).add(engagement in NOISE_ENGAGEMENTS)
-        flags += [_mentions(text, catalog.title(i)) == 0 for i, k in kinds.items() if k == {True}]
+        low = text.lower()
+        flags += [_mentions(low, catalog.title(i)) == 0 for i, k in kinds.items() if k == {True}]
     return _share(flags)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..config import read_yaml
 from ..errors import InputError
 from ..tasks.protocol import PRESETS as PROTOCOLS
+from ..train.grpo_config import _check, _h, is_endpoint
 
 REASONER_MODES = ("likelihood", "label", "generative")
 KINDS = ("rewrite", "action")
@@ -26,15 +27,6 @@ BASELINES = ("random", "popularity", "itemknn", "sasrec")
 PIPELINE_FIELDS = {"tasks", "out", "policy", "model", "oracle", "kind", "reward", "alpha", "verbalizer",
                    "verbalizer_kind", "oracle_mode", "oracle_model", "cpu_threads", "seed", "writer",
                    "eval_split", "eval_limit", "skip_train"}
-
-
-def _h(text: str) -> dict:
-    return {"help": text}
-
-
-def _check(ok: bool, problem: str, name: str, fix: str) -> None:
-    if not ok:
-        raise InputError(problem, field=name, fix=fix)
 
 
 @dataclass(kw_only=True)
@@ -96,7 +88,7 @@ class ReproduceConfig:
 
     @property
     def stage1_oracle_is_endpoint(self) -> bool:
-        return self.oracle.startswith(("http://", "https://"))
+        return is_endpoint(self.oracle)
 
 
 def stage_configs() -> dict:

@@ -47,7 +47,6 @@ def _data_spec(cfg: ReproduceConfig) -> dict:
 
 def tasks_step(cfg: ReproduceConfig, steps: Steps) -> dict:
     def build(step_dir: Path, resume: bool) -> dict:
-        from ..atomic import write_json as write
         from ..logs import load_log
         from ..tasks import build_tasks, save_tasks
         from ..tasks.protocol import preset
@@ -56,7 +55,7 @@ def tasks_step(cfg: ReproduceConfig, steps: Steps) -> dict:
         if cfg.data == "synthetic":
             from ..logs.synthetic import SyntheticConfig, generate
             log, truth = generate(SyntheticConfig(**{"seed": cfg.seed, **cfg.synthetic}))
-            write(step_dir / "truth.json", truth)
+            write_json(step_dir / "truth.json", truth)
         else:
             log = load_log(cfg.data)
         protocol = preset(cfg.protocol, history_len=cfg.history_len or None, seed=cfg.seed)
@@ -335,10 +334,11 @@ def table_rows(spec: list, evals: dict, base: EvalResult, analysis_rows: dict) -
 
 def curves_of(model_dir: str | None, stage: str) -> list[dict]:
     """Per-step rewards from the run's saved TRL log history."""
+    from ..train.stage2 import RUN_FILE
     if not model_dir:
         return []
     try:
-        history = json.loads((Path(model_dir) / "verbalrec_run.json").read_text()).get("log_history", [])
+        history = json.loads((Path(model_dir) / RUN_FILE).read_text()).get("log_history", [])
     except (OSError, ValueError):
         return []
     points = []
@@ -377,9 +377,9 @@ def build_doc(ctx: Context, data: dict, evals: dict, texts: dict, models: dict, 
         "meta": {"title": f"verbalrec reproduce · {cfg.name}", "preset": cfg.name, "dataset": cfg.data,
                  "command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                  "seed": cfg.seed, "split": cfg.split, "n_tasks": len(ctx.test), "wall_s": round(wall, 1),
-                 "compute_s": round(sum(r.first_wall_s for r in ctx.steps.records), 1),
+                 "compute_s": round(sum(r.wall_s for r in ctx.steps.records), 1),
                  "versions": versions(), "models": {k: str(v) for k, v in models.items()},
-                 "steps": [{"name": r.name, "wall_s": r.first_wall_s, "cached": r.cached} for r in ctx.steps.records],
+                 "steps": [{"name": r.name, "wall_s": r.wall_s, "cached": r.cached} for r in ctx.steps.records],
                  "notes": honest_notes(table1, table2, s1, analysis_rows), "config": dataclasses.asdict(cfg)},
         "baselines": baselines, "table1": table1, "table2": table2, "analysis": analysis_rows,
         "curves": {"stage1": {n: curves_of(models.get(n), "stage1") for n in models if n.startswith("stage1")},

@@ -28,10 +28,8 @@ def spec_key(spec: dict) -> str:
 @dataclass
 class StepRecord:
     name: str
-    dir: str
     cached: bool
-    wall_s: float
-    first_wall_s: float
+    wall_s: float  # how long the step took when it ran (in an earlier run if cached)
 
 
 @dataclass
@@ -49,7 +47,7 @@ class Steps:
         done = step_dir / DONE
         if done.exists():
             saved = json.loads(done.read_text())
-            self.records.append(StepRecord(name, str(step_dir), True, 0.0, saved["wall_s"]))
+            self.records.append(StepRecord(name, True, saved["wall_s"]))
             self.log(f"[cached] {name} ({saved['wall_s']:.0f}s when run)")
             return saved["result"]
         resume = step_dir.exists()
@@ -60,6 +58,6 @@ class Steps:
         result = fn(step_dir, resume)
         wall = round(time.perf_counter() - t0, 1)
         write_json(done, {"name": name, "spec": spec, "wall_s": wall, "result": result})
-        self.records.append(StepRecord(name, str(step_dir), False, wall, wall))
+        self.records.append(StepRecord(name, False, wall))
         self.log(f"[done] {name} in {wall:.0f}s")
         return result

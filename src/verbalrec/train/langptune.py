@@ -217,14 +217,8 @@ def train_langptune(cfg: LangPTuneConfig, resume: bool = False) -> Path:
 # ----------------------------------------------------------------------------------------- evaluation
 
 def _result(system: str, tasks: list[Task], reasoner, contexts: list[str]):
-    from ..evaluate.loop import EvalResult
-    from ..evaluate.metrics import per_task_metrics, summarize
-
-    scores = reasoner.score(tasks, contexts)
-    per_task = per_task_metrics(scores.values, np.array([t.label for t in tasks]), scores.valid)
-    discovery = np.array([t.discovery for t in tasks], bool)
-    chars = np.array([len(c) for c in contexts], float)
-    return EvalResult(system, [t.task_id for t in tasks], discovery, per_task, summarize(per_task, discovery), chars)
+    from ..evaluate.loop import result_of
+    return result_of(system, tasks, reasoner.score(tasks, contexts), contexts)
 
 
 def _profiles(model_dir: str, catalog, tasks: list[Task], cfg: LangPTuneConfig) -> tuple[list[str], float]:
@@ -299,7 +293,8 @@ def evaluate_langptune(cfg: LangPTuneConfig, trained: str | None) -> dict:
 
 
 def _curves(out: Path, metric: str) -> tuple[list[dict], list[dict]]:
-    run = out / "verbalrec_run.json"
+    from .stage2 import RUN_FILE
+    run = out / RUN_FILE
     if not run.exists():
         return [], []
     doc = json.loads(run.read_text())
