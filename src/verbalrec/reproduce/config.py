@@ -17,9 +17,9 @@ from pathlib import Path
 from ..config import read_yaml
 from ..errors import InputError
 from ..tasks.protocol import PRESETS as PROTOCOLS
-from ..train.grpo_config import _check, _h, is_endpoint
+from ..reason import LM_MODES, is_endpoint
+from ..train.grpo_config import _check, _h
 
-REASONER_MODES = ("likelihood", "label", "generative")
 KINDS = ("rewrite", "action")
 ABLATIONS = ("ranking", "no-length", "raw-reasoner")
 BASELINES = ("random", "popularity", "itemknn", "sasrec")
@@ -45,7 +45,7 @@ class ReproduceConfig:
         f"classical rankers for scale, some of {BASELINES}"))
     reasoner: str = field(default="warmstart", metadata=_h(
         "the Reasoner: 'warmstart' (an in-project model trained by the warm-start step) or a model name/path"))
-    reasoner_mode: str = field(default="likelihood", metadata=_h(f"how the Reasoner scores: {REASONER_MODES}"))
+    reasoner_mode: str = field(default="likelihood", metadata=_h(f"how the Reasoner scores: {LM_MODES}"))
     max_length: int = field(default=2048, metadata=_h("Reasoner prompt tokens (oldest history cut first)"))
     verbalizer: str = field(default="reasoner", metadata=_h(
         "the Verbalizer's starting model: 'reasoner' (the same model) or a model name/path"))
@@ -74,8 +74,8 @@ class ReproduceConfig:
         _check(self.split in ("test", "valid"), f"unknown split '{self.split}'", "split", "use test or valid")
         _check(min(self.history_len, self.eval_limit, self.cpu_threads) >= 0, "must be >= 0",
                "history_len/eval_limit/cpu_threads", "use 0 or more")
-        _check(self.reasoner_mode in REASONER_MODES, f"unknown reasoner_mode '{self.reasoner_mode}'", "reasoner_mode",
-               f"use one of {REASONER_MODES}")
+        _check(self.reasoner_mode in LM_MODES, f"unknown reasoner_mode '{self.reasoner_mode}'", "reasoner_mode",
+               f"use one of {LM_MODES}")
         for name, values, allowed in (("baselines", self.baselines, BASELINES), ("kinds", self.kinds, KINDS),
                                       ("ablations", self.ablations, ABLATIONS)):
             bad = [v for v in values if v not in allowed]

@@ -30,7 +30,6 @@ from .steps import Steps
 
 TEMPLATE = "template"
 METRICS = ("hr@1", "hr@5", "hr@10", "ndcg@1", "ndcg@5", "ndcg@10", "mrr", "valid")
-ORACLE_MODE = {"likelihood": "likelihood", "label": "label", "generative": "generate"}
 
 
 # ---------------------------------------------------------------- data and tasks
@@ -100,13 +99,13 @@ def make_eval_verbalizer(ctx: Context, spec: dict | None):
     """``{"name": template|heuristic}``, ``{"name": "zero-shot", "model": m}`` or ``{"model": trained dir}``."""
     if spec is None:
         return None
-    from ..verbalize import make_verbalizer
+    from ..verbalize import RULE_VERBALIZERS, make_verbalizer
     from ..verbalize.cache import CachedVerbalizer, VerbalizationCache
 
-    if spec.get("name") in ("template", "template+meta", "heuristic"):
+    if spec.get("name") in RULE_VERBALIZERS:
         return make_verbalizer(spec["name"], ctx.catalog)
     if spec.get("name") == "zero-shot":
-        from ..evaluate.run import load_model
+        from ..reason import load_model
         from ..train.stage2 import weights_tag
         model = spec["model"]
         tag = weights_tag(Path(model)) if Path(model).is_dir() else model
@@ -122,8 +121,8 @@ def make_eval_reasoner(ctx: Context, spec: dict):
     if spec["kind"] == "ranker":
         from ..reason import make_ranker
         return make_ranker(spec["name"], ctx.cfg.seed)
-    from ..evaluate.run import make_lm_reasoner
-    return make_lm_reasoner(spec["mode"], spec["model"], ctx.catalog, ctx.cfg.max_length, progress=False)
+    from ..reason import make_reasoner
+    return make_reasoner(spec["mode"], spec["model"], ctx.catalog, max_length=ctx.cfg.max_length)
 
 
 def save_eval(step_dir: Path, res: EvalResult, texts: list[str] | None) -> None:
@@ -204,7 +203,7 @@ def stage1_step(ctx: Context, name: str, kind: str, policy: str, oracle: str, **
     cfg = ctx.cfg
     local = not cfg.stage1_oracle_is_endpoint
     wiring = {"tasks": ctx.tasks_dir, "policy": policy, "oracle": oracle, "kind": kind,
-              "oracle_mode": ORACLE_MODE[cfg.reasoner_mode] if local else "", "oracle_model": cfg.oracle_model,
+              "oracle_mode": cfg.reasoner_mode if local else "", "oracle_model": cfg.oracle_model,
               **reward}
     return train_step(ctx, name, "stage1", train_verbalizer, {"oracle_max_length": cfg.max_length}, wiring)
 

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from ..errors import InputError
-from ..reason.prompt import fit_prompt
+from ..reason.prompt import answer_text, fit_prompt
 from ..rewards import ReasonerReward
 from ..tasks.schema import TaskSet
 from ..verbalize import VERBALIZERS, make_verbalizer
@@ -98,6 +98,13 @@ def train_reasoner(cfg: Stage2Config, resume: bool = False) -> Path:
     del verbalizer  # frees a verbalizer model before the policy loads
     model, tokenizer = policy_model(cfg.policy)
     rows = reasoner_rows(train, contexts, tokenizer, catalog, cfg.max_prompt_length)
+    rollout = None
+    if cfg.rollout == "candidates":
+        import os
+        os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental in TRL
+        from .rollout import CandidateRollout
+        rollout = CandidateRollout({r["prompt"]: [answer_text(t) for t in r["candidate_titles"]] for r in rows},
+                                   tokenizer, temperature=cfg.temperature, seed=cfg.seed)
     return run_grpo(cfg, stage="stage2-reasoner", model=model, tokenizer=tokenizer, reward_funcs=[ReasonerReward(cfg.answer_match)],
                     reward_weights=[1.0], dataset=Dataset.from_list(rows),
-                    data_hash=tasks.meta.get("data_hash", "unknown"), resume=resume, extra=info)
+                    data_hash=tasks.meta.get("data_hash", "unknown"), resume=resume, extra=info, rollout_func=rollout)
