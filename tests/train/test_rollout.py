@@ -91,7 +91,7 @@ def test_stage2_moves_the_policy_to_a_fixed_candidate(env, tmp_path):
     catalog = Catalog(tasks.catalog)
     model, tok = load_causal_lm(env["model"], padding_side="left")
     contexts = make_verbalizer("titles", catalog).verbalize(train.tasks())
-    rows = [{"prompt": fit_prompt(tok, c, t.candidates, catalog, 256),
+    rows = [{"prompt": fit_prompt(tok, c, t.candidates, catalog, 256, with_candidates=False),
              "candidate_titles": [catalog.title(x) for x in t.candidates], "label": 0, "task_id": t.task_id}
             for t, c in zip(train.tasks()[:4], contexts)]
     answers = {r["prompt"]: [answer_text(x) for x in r["candidate_titles"]] for r in rows}

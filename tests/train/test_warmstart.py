@@ -61,7 +61,8 @@ def test_no_valid_or_test_target_reaches_a_training_text(tmp_path):
     save_tasks(build_tasks(log, preset("paper", n_candidates=3, train_tasks_per_user=0), progress=False), tmp_path / "t")
     tasks = load_tasks(tmp_path / "t")
     assert {t.target_item[0] for t in tasks.split("test").tasks() + tasks.split("valid").tasks()} == {"z"}
-    texts = corpus(tasks.split("train"), cfg(tmp_path / "t", "o", prompt_share=1.0, history_passes=3))
+    passes = {"titles": 2, "template": 1}
+    texts = corpus(tasks.split("train"), cfg(tmp_path / "t", "o", prompt_share=1.0, history_passes=passes))
     for text in texts:
         history = text.split("Candidates:")[0]
         answer = text.rsplit("Answer:", 1)[1] if "Answer:" in text else ""
@@ -71,7 +72,8 @@ def test_no_valid_or_test_target_reaches_a_training_text(tmp_path):
 def test_history_documents_cover_training_events_in_several_styles(task_dir):
     from verbalrec.tasks import load_tasks
     tasks = load_tasks(task_dir)
-    texts = corpus(tasks.split("train"), cfg(task_dir, "o", prompt_share=0.0, history_passes=4))
+    passes = {"titles": 1, "template": 1, "heuristic": 1, "sentences": 1}
+    texts = corpus(tasks.split("train"), cfg(task_dir, "o", prompt_share=0.0, history_passes=passes))
     assert texts and not any("Answer:" in t for t in texts)
     assert any(t.startswith("- ") or t.startswith("Interests") for t in texts)  # heuristic
     assert any(", ID: " in t for t in texts)  # template

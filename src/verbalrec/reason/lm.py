@@ -22,6 +22,7 @@ from .prompt import answer_labels, answer_text, fit_prompt
 
 class _LMReasoner:
     uses_text = True
+    with_candidates = True  # the prompt lists the candidates
 
     def __init__(self, model, tokenizer, catalog, *, max_length: int = 2048, batch_size: int = 8,
                  progress: bool = False, name: str | None = None):
@@ -37,8 +38,8 @@ class _LMReasoner:
         return self
 
     def prompts(self, tasks: Sequence[Task], contexts: Sequence[str]) -> list[str]:
-        return [fit_prompt(self.tokenizer, c, t.candidates, self.catalog, self.max_length)
-                for t, c in zip(tasks, contexts)]
+        return [fit_prompt(self.tokenizer, c, t.candidates, self.catalog, self.max_length,
+                           with_candidates=self.with_candidates) for t, c in zip(tasks, contexts)]
 
     def _batches(self, n: int):
         return tqdm(range(0, n, self.batch_size), desc=self.name, disable=not self.progress)
@@ -83,10 +84,12 @@ class LabelScoringReasoner(_LMReasoner):
 
 class CandidateLikelihoodReasoner(_LMReasoner):
     """Score of candidate j = log P(answer_j | prompt) with answer_j = ' Title' (the candidate's
-    title), the prompt's KV cache computed once per task and shared by all N candidates
+    title), the prompt holding the history but no candidate list (``prompt.build_prompt``), its
+    KV cache computed once per task and shared by all N candidates
     (constrained generation of the answer)."""
 
     default_name = "likelihood"
+    with_candidates = False  # each candidate is scored as the answer; listing them too only costs tokens
 
     def __init__(self, *args, length_normalize: bool = False, **kw):
         super().__init__(*args, **kw)

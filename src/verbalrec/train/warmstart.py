@@ -19,6 +19,7 @@ training tasks, which precede every evaluation target (``leave_last``).
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..reason.prompt import answer_text, build_prompt, fit_prompt
 from ..tasks.schema import Task, TaskSet, training_events
-from ..verbalize.mix import MIX_STYLES, VerbalizationMix, check_mix
+from ..verbalize.mix import HISTORY_PASSES, MIX_STYLES, VerbalizationMix, check_mix
 from ..verbalize.template import Catalog
 from .provenance import save_provenance
 
@@ -41,11 +42,12 @@ class WarmStartConfig:
         "help": "each catalog title is one token of the tokenizer (a history line costs a few tokens, "
                 "a candidate's likelihood is one softmax over the items)"})
     vocab_size: int = field(default=0, metadata={"help": "BPE vocabulary besides the title tokens (0 = the size's default)"})
+    history_passes: dict = field(default_factory=lambda: dict(HISTORY_PASSES), metadata={
+        "help": "history documents: times each user's training events are written in each style "
+                "(verbalize.mix.MIX_STYLES; fractions cover that share of the users)"})
     mix: dict = field(default_factory=lambda: dict(MIX_STYLES), metadata={
-        "help": "verbalization styles of the corpus and their weights (verbalize.mix.MIX_STYLES)"})
+        "help": "prompt documents: styles of the history and their weights"})
     subset_p: float = field(default=0.25, metadata={"help": "share of texts written over a random subset of lines"})
-    history_passes: float = field(default=3.0, metadata={
-        "help": "history documents: times each user's training events are written (each time a new wording)"})
     window: tuple[int, int] = field(default=(8, 40), metadata={
         "help": "history documents: events per window, drawn uniformly in [low, high]"})
     prompt_share: float = field(default=0.5, metadata={
@@ -62,6 +64,7 @@ class WarmStartConfig:
 
     def __post_init__(self):
         self.mix = check_mix(self.mix)
+        self.history_passes = check_mix(self.history_passes) if self.history_passes else {}
         self.window = tuple(int(w) for w in self.window)
         if len(self.window) != 2 or not 1 <= self.window[0] <= self.window[1]:
             raise InputError(f"bad window {self.window}", field="window", fix="give [low, high] with 1 <= low <= high")
@@ -69,8 +72,8 @@ class WarmStartConfig:
             raise InputError("max_length below 128 leaves no room for a history", field="max_length", fix="use >= 128")
         if self.batch_size < 1 or self.save_steps < 1:
             raise InputError("batch_size and save_steps must be >= 1", field="batch_size", fix="use positive values")
-        if not (0 <= self.prompt_share <= 1 and 0 <= self.subset_p <= 1 and self.history_passes >= 0):
-            raise InputError("prompt_share and subset_p must be in [0, 1], history_passes >= 0",
+        if not (0 <= self.prompt_share <= 1 and 0 <= self.subset_p <= 1):
+            raise InputError("prompt_share and subset_p must be in [0, 1]",
                              field="prompt_share", fix="use shares between 0 and 1")
 
 
@@ -83,21 +86,23 @@ def _window_task(user: str, events: list[dict]) -> Task:
                 hist_device=col("device"), hist_rating=col("rating"))
 
 
-def history_documents(train: TaskSet, mix: VerbalizationMix, passes: float, window: tuple[int, int],
-                      rng: random.Random) -> list[str]:
-    """Each user's training events cut into windows of random length, each written in a drawn style;
-    ``passes`` times over (a fractional pass covers that share of the users)."""
+def history_documents(train: TaskSet, catalog: Catalog, passes: dict[str, float], window: tuple[int, int],
+                      subset_p: float, rng: random.Random) -> list[str]:
+    """Each user's training events cut into windows of random length, written ``passes[style]``
+    times in each style (a fractional pass covers that share of the users). Cheap styles (titles:
+    ~2 tokens an event) carry the sequence signal many times over; wordy ones teach reading."""
     docs = []
     users = sorted(training_events(train).items())
-    n_full, frac = int(passes), passes - int(passes)
-    for p in range(n_full + (frac > 0)):
-        chosen = users if p < n_full else rng.sample(users, round(frac * len(users)))
-        for user, events in chosen:
-            start = rng.randrange(min(window[0], len(events)))  # a new cut each pass
-            while start < len(events):
-                w = rng.randint(*window)
-                docs.append(mix.verbalize_one(_window_task(user, events[start:start + w]), rng)[1])
-                start += w
+    for style, n in passes.items():
+        mix = VerbalizationMix(catalog, {style: 1.0}, subset_p)
+        for p in range(math.ceil(n)):
+            chosen = users if p + 1 <= n else rng.sample(users, round((n - p) * len(users)))
+            for user, events in chosen:
+                start = rng.randrange(min(window[0], len(events)))  # a new cut each pass
+                while start < len(events):
+                    w = rng.randint(*window)
+                    docs.append(mix.verbalize_one(_window_task(user, events[start:start + w]), rng)[1])
+                    start += w
     return docs
 
 
@@ -110,8 +115,8 @@ def prompt_documents(train: TaskSet, mix: VerbalizationMix, share: float, tokeni
         if rng.random() >= share:
             continue
         context = mix.verbalize_one(task, rng)[1]
-        prompt = (fit_prompt(tokenizer, context, task.candidates, mix.catalog, max_length) if tokenizer
-                  else build_prompt(context, task.candidates, mix.catalog))
+        prompt = (fit_prompt(tokenizer, context, task.candidates, mix.catalog, max_length, with_candidates=False)
+                  if tokenizer else build_prompt(context, task.candidates, mix.catalog, with_candidates=False))
         docs.append(prompt + answer_text(mix.catalog.title(task.target_item)))
     return docs
 
@@ -120,7 +125,7 @@ def corpus(train: TaskSet, cfg: WarmStartConfig, tokenizer=None) -> list[str]:
     """The warm start's texts, shuffled; the same seed gives the same list."""
     rng = random.Random(cfg.seed)
     mix = VerbalizationMix(Catalog(train.catalog), cfg.mix, cfg.subset_p)
-    texts = history_documents(train, mix, cfg.history_passes, cfg.window, rng)
+    texts = history_documents(train, mix.catalog, cfg.history_passes, cfg.window, cfg.subset_p, rng)
     texts += prompt_documents(train, mix, cfg.prompt_share, tokenizer, cfg.max_length, rng)
     rng.shuffle(texts)
     return texts

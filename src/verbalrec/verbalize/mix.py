@@ -86,6 +86,12 @@ MIX_STYLES = {"template": 1.0, "template+meta": 1.0, "heuristic": 1.0, "titles":
               "drop-fields": 1.0}
 
 
+#: the warm start's history documents: passes per style (titles cost ~2 tokens an event, the
+#: template ~18, template + metadata ~29; docs/reasoner.md has the measurements behind these)
+HISTORY_PASSES = {"titles": 16.0, "template": 0.25, "template+meta": 0.2, "heuristic": 0.25, "sentences": 0.2,
+                  "drop-fields": 0.25}
+
+
 def line_subset(task: Task, rng: random.Random, min_share: float = 0.5) -> Task:
     """The task with a random, order-keeping subset of at least ``min_share`` of its history."""
     n = len(task.hist_item)
