@@ -191,8 +191,11 @@ def prepare(source, protocol: TaskProtocol) -> Prepared:
         table, catalog, files, rows, name = read_table(source), source.catalog, source.files, source.rows, source.name
     vocab = _catalog_ids(catalog) if catalog is not None else None
     c = columns_of(table, vocab)
-    del table
     problems = row_problems(c, vocab is not None)
+    for prob in problems:
+        if prob.check == "unknown":
+            prob.value = str(table["item_id"][prob.ordinal].as_py())
+    del table
     raise_row_problem(problems, files, rows, name)
     if catalog is None:
         import pandas as pd

@@ -27,7 +27,7 @@ from .protocol import TaskProtocol
 
 SPLIT_NAMES = ("train", "valid", "test")
 TRAIN, VALID, TEST, NONE = 0, 1, 2, -1
-MAX_ROUNDS = 50  # rejection rounds of 2*need+8 draws; only fail when nearly every item was seen
+MAX_ROUNDS = 50  # at most 50 * (2*need+8) draws per task; only fail when nearly every item was seen
 
 
 @dataclass
@@ -204,14 +204,16 @@ def _fill(ctx: Context, keys, users, targets, before, firsts, need: int, popular
           start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rejection sampling in draw order: ``need`` distinct unseen non-target items per row, after
     the items already in ``start`` (-1 = empty slot); returns (items, ok)."""
-    width = 2 * need + 8
+    width, drawn = 2 * need + 8, 0
     out = start.copy()
     have = (out >= 0).sum(axis=1)
-    for r in range(MAX_ROUNDS):
+    while drawn < MAX_ROUNDS * width:  # the first round is narrower: most draws are accepted
         todo = np.flatnonzero(have < need)
         if not len(todo):
             break
-        cands = _draw_items(ctx, hashing.uniforms(keys[todo], np.arange(r * width, (r + 1) * width)), popularity)
+        step = min(need + 4 if drawn == 0 else width, MAX_ROUNDS * width - drawn)
+        cands = _draw_items(ctx, hashing.uniforms(keys[todo], np.arange(drawn, drawn + step)), popularity)
+        drawn += step
         bad = _seen(firsts, users[todo, None], cands, before[todo, None], ctx.n_items) | (cands == targets[todo, None])
         prior = out[todo]
         if (prior >= 0).any():

@@ -97,7 +97,7 @@ _TYPE_FIX = {"timestamp": "store Unix seconds as integers (verbalrec data conver
 
 def check_schemas(files: list[Path], hive: list[dict]) -> tuple[list[str], list[int]]:
     """Every file has the required columns with allowed types and at least one row."""
-    present, rows = None, []
+    present, rows, kinds = None, [], {}
     for f, part in zip(files, hive):
         try:
             meta = pq.read_metadata(f)
@@ -112,6 +112,11 @@ def check_schemas(files: list[Path], hive: list[dict]) -> tuple[list[str], list[
         for c in EVENT_COLUMNS:
             if c in schema.names and _kind(schema.field(c).type) not in _ALLOWED[c]:
                 raise InputError(f"column has type {schema.field(c).type}", file=f, field=c, fix=_TYPE_FIX[c])
+            if c in schema.names and _kind(schema.field(c).type) != "null":
+                kind = kinds.setdefault(c, _kind(schema.field(c).type))
+                if kind != _kind(schema.field(c).type):
+                    raise InputError(f"column has type {schema.field(c).type}, {kind} in the first file", file=f,
+                                     field=c, fix="give the column one type in every file")
         if meta.num_rows == 0:
             raise InputError("no events", file=f, fix="remove the empty file or partition")
         cols = [c for c in EVENT_COLUMNS if c in names]
@@ -172,3 +177,15 @@ def locate(ordinal: int, files: list[Path], rows: list[int], name: str) -> tuple
 def normalize_engagement(value: str | None) -> str:
     """As logs.schema.validate_events: missing -> play, stripped, lower case, spaces -> '_'."""
     return "play" if value is None else value.strip().lower().replace(" ", "_")
+
+
+def is_parquet_log(source) -> bool:
+    """A .parquet file, a saved log folder, or a folder holding .parquet files (not ml-100k etc.)."""
+    path = Path(str(source))
+    if path.is_file():
+        return path.suffix == ".parquet"
+    if path.is_dir():
+        if (path / "log.json").exists():
+            return True
+        return not list(path.glob("*.inter")) and not (path / "u.data").exists() and any(path.rglob("*.parquet"))
+    return False

@@ -8,6 +8,7 @@ so any reader sees ``TASK_SCHEMA``.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -74,13 +75,19 @@ def row_groups(tables: Iterable[pa.Table], size: int = ROW_GROUP) -> Iterator[pa
 
 
 def write_tasks_file(path: str | Path, tables: Iterable[pa.Table]) -> int:
-    """Write a stream of task tables (in task order) atomically; returns the number of rows."""
+    """Write a stream of task tables (in task order) atomically; returns the number of rows.
+    Encoding and writing run in a second thread, beside the producer of ``tables``."""
     rows = 0
     with atomic_path(path) as tmp:
-        with pq.ParquetWriter(tmp, WRITE_SCHEMA, **_OPTIONS) as writer:
+        with pq.ParquetWriter(tmp, WRITE_SCHEMA, **_OPTIONS) as writer, ThreadPoolExecutor(1) as pool:
+            pending = None
             for group in row_groups(tables):
-                writer.write_table(write_form(group), row_group_size=ROW_GROUP)
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(lambda g: writer.write_table(write_form(g), row_group_size=ROW_GROUP), group)
                 rows += group.num_rows
+            if pending is not None:
+                pending.result()
     return rows
 
 
