@@ -253,8 +253,8 @@ def build_to_folder(source, protocol: TaskProtocol, out: str | Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".spark-", dir=out))
     try:
+        log = _source(source, tmp)  # schema errors come before Spark starts
         spark = session()
-        log = _source(source, tmp)
         df = _read(spark, log).cache()
         cat_df = None
         if log.catalog is not None:
