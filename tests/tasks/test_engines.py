@@ -179,3 +179,12 @@ def test_spark_refuses_the_same_inputs_with_the_same_lines(tmp_path, spark):
         col, spk = message(path, "columnar"), message(path, "spark")
         assert spk == col, name
         assert "\n" not in spk[1]
+
+
+def test_writer_bytes_do_not_depend_on_how_tasks_arrive(tmp_path, synth):
+    """Engines hand the writer tasks in different pieces; the file must not show it."""
+    from verbalrec.tasks.writer import write_tasks_file
+    table = build_tasks(synth, preset("paper", history_len=10), progress=False).table
+    write_tasks_file(tmp_path / "one.parquet", [table])
+    write_tasks_file(tmp_path / "many.parquet", [table.slice(i, 7) for i in range(0, table.num_rows, 7)])
+    assert digest(tmp_path / "one.parquet") == digest(tmp_path / "many.parquet")

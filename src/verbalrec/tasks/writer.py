@@ -51,7 +51,9 @@ def _dict_list(col: pa.ChunkedArray) -> pa.ListArray:
 
 
 def write_form(table: pa.Table) -> pa.Table:
-    """A task table (TASK_SCHEMA or WRITE_SCHEMA) as written: canonical dictionaries."""
+    """A task table (TASK_SCHEMA or WRITE_SCHEMA) as written: one chunk per column (page cuts
+    follow chunks), canonical dictionaries."""
+    table = table.combine_chunks()
     cols = [_dict_list(table[f.name]) if f.name in DICT_LISTS else table[f.name].cast(f.type)
             for f in WRITE_SCHEMA]
     return pa.Table.from_arrays(cols, schema=WRITE_SCHEMA)
