@@ -83,9 +83,9 @@ def run(cmd: list[str], env: dict) -> tuple[float, float, str]:
     if p.returncode:
         sys.exit(f"failed: {' '.join(cmd)}\n{p.stderr[-3000:]}")
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if rss <= before:
-        print("  (peak RSS of this child is below an earlier child's; reported as that bound)")
-    return seconds, rss / 2**20, p.stdout.strip().splitlines()[-1]
+    # RUSAGE_CHILDREN keeps the largest child so far; a smaller later child (or Spark's JVM, not
+    # waited for by this process) is not seen: then the peak is unknown
+    return seconds, (rss / 2**20 if rss > before else None), p.stdout.strip().splitlines()[-1]
 
 
 API = """
@@ -132,10 +132,10 @@ def main() -> None:
             cmd = [sys.executable, "-m", "verbalrec.cli", "tasks", "build", str(logdir), "--preset", a.preset,
                    "--train-tasks-per-user", str(a.train_tasks_per_user), "--engine", engine, "--quiet", "--out", str(out)]
         seconds, rss, last = run(cmd, env)
-        print(f"{engine}: {last}\n  {n:,} events in {seconds:.1f}s wall = {n / seconds:,.0f} events/s, "
-              f"peak RSS {rss:.2f} GiB")
+        peak = f"{rss:.2f} GiB" if rss is not None else "not measured (put this engine first in --engines)"
+        print(f"{engine}: {last}\n  {n:,} events in {seconds:.1f}s wall = {n / seconds:,.0f} events/s, peak RSS {peak}")
         runs.append({"engine": engine, "events": n, "seconds": round(seconds, 2), "events_per_s": round(n / seconds),
-                     "peak_rss_gib": round(rss, 3), "preset": a.preset, "threads": a.threads,
+                     "peak_rss_gib": round(rss, 3) if rss is not None else None, "preset": a.preset, "threads": a.threads,
                      "what": "fresh process: python start + read + build + write" if engine != "api"
                      else "fresh process: pandas log load + build_tasks in memory (no file write)"})
         if engine != "api":
