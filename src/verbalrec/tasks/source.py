@@ -55,7 +55,6 @@ def resolve(source) -> LogFiles:
     path = Path(source)
     catalog = None
     if path.is_dir() and (path / "log.json").exists():
-        from ..logs.store import load_saved_log  # noqa: F401  (same folder layout)
         import pandas as pd
         catalog = pd.read_parquet(path / "catalog.parquet")
         files, root = [path / "events.parquet"], path
