@@ -112,8 +112,11 @@ def main() -> None:
                          VERBALIZATIONS, a.seed, log)
             print_table(long.pop("doc"), title=f"ml-100k paper H={a.long_history}, budget {a.max_length} tokens")
             out[f"h{a.long_history}"] = long
-        if a.llara:
-            llara = score(tasks_dir(work, "llara", None, a.seed), model, a.max_length, a.limit, ("template",), a.seed, log)
+        if a.llara:  # its own Reasoner: the paper split's training events reach into llara's test period
+            llara_dir = tasks_dir(work, "llara", None, a.seed)
+            cfg = WarmStartConfig(**{"max_length": a.max_length, "seed": a.seed, **overrides,
+                                     "tasks": str(llara_dir), "out": str(work / f"reasoner-llara-s{a.seed}")})
+            llara = score(llara_dir, str(warm_start(cfg)), a.max_length, a.limit, ("template",), a.seed, log)
             print_table(llara.pop("doc"), title="ml-100k llara (last 10, 20 candidates)")
             out["llara"] = {"hr@1_template": llara["systems"]["template"]["hr@1"], **llara,
                             "llara_published_best_hr@1": 0.4526}
