@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, shown
 
 EVENT_COLUMNS = ["user_id", "timestamp", "item_id", "engagement", "duration_min", "device", "rating"]
 REQUIRED_EVENT_COLUMNS = ["user_id", "timestamp", "item_id"]
@@ -43,6 +43,8 @@ ENGAGEMENTS = {
 }
 #: Engagements that are exposure noise, never a next-item target.
 NOISE_ENGAGEMENTS = frozenset({"trailer", "preview"})
+#: Allowed event times, Unix seconds UTC: 1970-01-01 to 2100-01-01, both included.
+TS_MIN, TS_MAX = 0, 4_102_444_800
 
 
 def engagement_display(engagement: str) -> str:
@@ -75,6 +77,65 @@ class EventLog:
         }
 
 
+UNIT_SECONDS = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+_RANGE = "1970-01-01..2100-01-01"
+
+
+def _when(seconds: float) -> str:
+    """Roughly when an out-of-range time is: 'before 1970' or 'year ~55840'."""
+    if seconds < TS_MIN:
+        return "before 1970"
+    return f"year ~{1970 + seconds / 31_556_952:.0f}" if seconds < 1e15 else "beyond year 30 million"
+
+
+def _unit_meant(value: float, unit: str) -> str | None:
+    """The coarsest unit finer than ``unit`` that puts ``value`` (given in ``unit``) in range, if any."""
+    units = list(UNIT_SECONDS)
+    for other in units[units.index(unit) + 1:]:
+        if TS_MIN <= value / UNIT_SECONDS[other] <= TS_MAX:
+            return other
+    return None
+
+
+def unix_seconds(values: pd.Series, unit: str = "s", *, file: object, row_offset: int = 2,
+                 unit_flag: bool = False) -> pd.Series:
+    """Numeric timestamps in ``unit`` -> int64 Unix seconds, each finite and in [TS_MIN, TS_MAX].
+
+    The one timestamp check every loader goes through. A value that would fit the range in a
+    finer unit (milliseconds read as seconds) names that unit in the fix; ``unit_flag``: the
+    user can set ``--timestamp-unit``, so the fix may say so."""
+    values = values.reset_index(drop=True)
+    num = pd.to_numeric(values, errors="coerce")
+    if num.dtype == object:  # Python ints beyond int64
+        num = num.astype("float64")
+    where = {"file": file, "field": "timestamp", "row_offset": row_offset}
+
+    def fail(bad, problem, fix):
+        first = values[int(np.flatnonzero(bad.to_numpy())[0])] if bad.any() else None
+        _fail_on_first(bad, problem.format(shown(first)), fix=fix, **where)
+
+    fail(num.isna(), "timestamp '{}' is empty or not a number",
+         "set --timestamp-unit iso or --timestamp-format for date strings" if unit_flag else "give Unix seconds")
+    div = UNIT_SECONDS[unit]
+    if num.dtype.kind in "iu":
+        seconds = num // div
+    else:
+        fail(~np.isfinite(num), "timestamp '{}' is not finite", f"give {_UNIT_NAMES[unit]} since 1970-01-01 UTC")
+        seconds = np.floor(num / div)
+    outside = (seconds < TS_MIN) | (seconds > TS_MAX)
+    if outside.any():
+        pos = int(np.flatnonzero(outside.to_numpy())[0])
+        meant = _unit_meant(float(num[pos]), unit)
+        fix = "check the column, or drop the rows with bad times"
+        if meant:
+            fix = f"the values look like {_UNIT_NAMES[meant]}: " + (
+                f"set --timestamp-unit {meant}" if unit_flag else f"divide them by {UNIT_SECONDS[meant] // div}")
+        fail(outside, f"timestamp '{{}}' read as {_UNIT_NAMES[unit]} is {_when(float(seconds[pos]))}, "
+             f"outside the allowed range {_RANGE}", fix)
+    return seconds.astype("int64")
+
+
 def _fail_on_first(bad: pd.Series, problem: str, *, file, field: str, fix: str, row_offset: int):
     """Raise an InputError naming the first row where ``bad`` is True."""
     if bad.any():
@@ -86,11 +147,12 @@ def _fail_on_first(bad: pd.Series, problem: str, *, file, field: str, fix: str, 
 
 def validate_events(df: pd.DataFrame, *, file: object = "events", row_offset: int = 2,
                     catalog: pd.DataFrame | None = None, on_duplicate: str = "error",
-                    on_unknown_item: str = "error") -> pd.DataFrame:
+                    on_unknown_item: str = "error", unit_flag: bool = False) -> pd.DataFrame:
     """Check and normalise an events frame to the schema; rows are sorted by (user, time).
 
     ``row_offset`` converts a 0-based frame position into the file's row number (2 for a file
     with one header line). ``on_duplicate`` / ``on_unknown_item``: "error" or "drop".
+    ``unit_flag``: the user can set ``--timestamp-unit`` (tabular files), so a fix may name it.
     """
     if len(df) == 0:
         raise InputError("no events", file=file, fix="point at a file with at least one interaction")
@@ -105,10 +167,8 @@ def validate_events(df: pd.DataFrame, *, file: object = "events", row_offset: in
                        "empty value", file=file, field=col, row_offset=row_offset,
                        fix=f"every event needs a {col}")
         out[col] = out[col].astype(str).str.strip()
-    ts = pd.to_numeric(df["timestamp"], errors="coerce")
-    _fail_on_first(ts.isna(), "timestamp is not a number", file=file, field="timestamp",
-                   row_offset=row_offset, fix="give Unix time, or set --timestamp-unit/--timestamp-format")
-    out["timestamp"] = ts.astype("int64")
+    out["timestamp"] = unix_seconds(df["timestamp"], "s", file=file, row_offset=row_offset,
+                                    unit_flag=unit_flag)
     eng = df["engagement"] if "engagement" in df.columns else pd.Series("play", index=df.index)
     out["engagement"] = eng.fillna("play").astype(str).str.strip().str.lower().str.replace(" ", "_")
     for col in ("duration_min", "rating"):

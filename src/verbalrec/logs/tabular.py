@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, shown
 from .readers import read_delimited, read_text
-from .schema import EventLog, catalog_from_events, validate_catalog, validate_events
+from .schema import EventLog, catalog_from_events, unix_seconds, validate_catalog, validate_events
 
 TIMESTAMP_UNITS = ("s", "ms", "us", "ns", "iso")
 
@@ -70,23 +70,27 @@ def _rename(df: pd.DataFrame, mapping: dict[str, str], path: Path) -> pd.DataFra
     return df.rename(columns={theirs: ours for ours, theirs in mapping.items()})
 
 
+def row_offset(path: Path) -> int:
+    """File row of frame position 0: 2 below a header line (CSV/TSV), else 1 (JSONL line, Parquet row)."""
+    return 2 if Path(path).suffix.lower() in (".csv", ".tsv", ".txt") else 1
+
+
 def to_unix_seconds(values: pd.Series, unit: str, fmt: str | None, path: Path) -> pd.Series:
-    if fmt or unit == "iso":
-        parsed = pd.to_datetime(values, format=fmt, errors="coerce", utc=True)
-        bad = parsed.isna()
-        if bad.any():
-            pos = int(bad.to_numpy().nonzero()[0][0])
-            raise InputError(f"cannot parse timestamp '{values.iloc[pos]}'", file=path, row=pos + 2,
-                             field="timestamp", fix="set --timestamp-format to the file's date format")
-        return (parsed.astype("int64") // 10**9 if parsed.dtype.unit == "ns"
-                else parsed.map(lambda t: int(t.timestamp())))
-    num = pd.to_numeric(values, errors="coerce")
-    if num.isna().any():
-        pos = int(num.isna().to_numpy().nonzero()[0][0])
-        raise InputError(f"timestamp '{values.iloc[pos]}' is not a number", file=path, row=pos + 2,
-                         field="timestamp", fix="set --timestamp-unit iso or --timestamp-format for date strings")
-    divisor = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
-    return (num // divisor).astype("int64")
+    """The timestamp column in ``unit`` (or date strings) -> validated int64 Unix seconds."""
+    offset = row_offset(path)
+    if not (fmt or unit == "iso"):
+        return unix_seconds(values, unit, file=path, row_offset=offset, unit_flag=True)
+    values = values.reset_index(drop=True)
+    # "ISO8601" names the format, so pandas neither guesses one nor warns that it could not
+    parsed = pd.to_datetime(values.astype("string"), format=fmt or "ISO8601", errors="coerce", utc=True)
+    bad = parsed.isna()
+    if bad.any():
+        pos = int(bad.to_numpy().nonzero()[0][0])
+        what = f"with --timestamp-format '{fmt}'" if fmt else "as an ISO 8601 date"
+        raise InputError(f"cannot parse timestamp '{shown(values.iloc[pos])}' {what}", file=path, row=pos + offset,
+                         field="timestamp", fix="set --timestamp-format to the file's date format, e.g. '%d %B %Y'")
+    seconds = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    return unix_seconds(seconds, "s", file=path, row_offset=offset)
 
 
 def load_tabular(spec: TabularSpec) -> EventLog:
@@ -95,11 +99,11 @@ def load_tabular(spec: TabularSpec) -> EventLog:
     if spec.catalog:
         cat_path = Path(spec.catalog)
         catalog = validate_catalog(_rename(read_table(cat_path, spec.encoding), spec.catalog_map, cat_path),
-                                   file=cat_path)
+                                   file=cat_path, row_offset=row_offset(cat_path))
     df = _rename(read_table(events_path, spec.encoding), spec.map, events_path)
     if "timestamp" in df.columns:
         df["timestamp"] = to_unix_seconds(df["timestamp"], spec.timestamp_unit, spec.timestamp_format, events_path)
-    events = validate_events(df, file=events_path, catalog=catalog,
+    events = validate_events(df, file=events_path, catalog=catalog, row_offset=row_offset(events_path),
                              on_duplicate="drop" if spec.dedupe else "error",
                              on_unknown_item="drop" if spec.drop_unknown_items else "error")
     if catalog is None:
