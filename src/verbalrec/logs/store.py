@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..atomic import current_umask, write_json, write_parquet
 from ..errors import InputError
-from .schema import EventLog
+from .schema import REQUIRED_EVENT_COLUMNS, EventLog, unix_seconds
 
 MANIFEST = "log.json"
 
@@ -48,14 +48,36 @@ def save_log(log: EventLog, directory: str | Path) -> Path:
 
 
 def load_saved_log(directory: str | Path) -> EventLog:
+    """Read a folder ``save_log`` wrote; a damaged one is named, and its times are re-checked."""
     directory = Path(directory)
     manifest = directory / MANIFEST
+    fix = "recreate it with `verbalrec data convert` or `verbalrec data synth`"
     if not manifest.exists():
-        raise InputError("not a saved verbalrec log (no log.json)", file=directory,
-                         fix="create it with `verbalrec data convert` or `verbalrec data synth`")
-    info = json.loads(manifest.read_text())
-    events = pd.read_parquet(directory / "events.parquet")
-    catalog = pd.read_parquet(directory / "catalog.parquet")
+        raise InputError("not a saved verbalrec log (no log.json)", file=directory, fix=fix)
+    try:
+        info = json.loads(manifest.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InputError(f"not valid JSON ({err})", file=manifest, fix=fix) from None
+    if not isinstance(info, dict):
+        raise InputError("not a JSON object", file=manifest, fix=fix)
+    events, catalog = (_read_parquet(directory / name, fix) for name in ("events.parquet", "catalog.parquet"))
+    for frame, path, columns in ((events, "events.parquet", REQUIRED_EVENT_COLUMNS),
+                                 (catalog, "catalog.parquet", ["item_id"])):
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise InputError(f"missing column(s) {missing}", file=directory / path, field=missing[0], fix=fix)
+    events["timestamp"] = unix_seconds(events["timestamp"], file=directory / "events.parquet", row_offset=1)
     for col in ("genres", "tags"):
-        catalog[col] = [list(v) if v is not None else [] for v in catalog[col]]
+        if col in catalog.columns:
+            catalog[col] = [list(v) if v is not None else [] for v in catalog[col]]
     return EventLog(events, catalog, name=info.get("name", directory.name), meta=info.get("meta", {}))
+
+
+def _read_parquet(path: Path, fix: str) -> pd.DataFrame:
+    import pyarrow.lib
+    if not path.exists():
+        raise InputError("file missing from the saved log", file=path, fix=fix)
+    try:
+        return pd.read_parquet(path)
+    except (pyarrow.lib.ArrowException, OSError) as err:
+        raise InputError(f"not a readable Parquet file ({err})", file=path, fix=fix) from None

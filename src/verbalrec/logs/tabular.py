@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,15 +51,44 @@ def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
         except (pyarrow.lib.ArrowInvalid, OSError) as err:
             raise InputError(f"not a readable Parquet file ({err})", file=path, fix="re-export it") from None
     if suffix in (".jsonl", ".ndjson"):
-        import io
-        text = read_text(path, encoding)
-        try:
-            return pd.read_json(io.StringIO(text), lines=True, dtype=False)
-        except ValueError as err:
-            raise InputError(f"not valid JSON lines ({err})", file=path, fix="one JSON object per line") from None
+        return read_jsonl(path, encoding)
     if suffix in (".csv", ".tsv", ".txt"):
         return read_delimited(path, "\t" if suffix == ".tsv" else ",", encoding=encoding)
-    raise InputError(f"unknown file type '{suffix}'", file=path, fix="use .csv, .tsv, .parquet or .jsonl")
+    raise _unknown_type(path, suffix)
+
+
+def read_jsonl(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """One JSON object per line (blank lines skipped); a bad line is named by its number."""
+    records = []
+    for number, line in enumerate(read_text(path, encoding).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as err:
+            raise InputError(f"not valid JSON ({err.msg if hasattr(err, 'msg') else err}, column "
+                             f"{getattr(err, 'colno', '?')})", file=path, row=number,
+                             fix="one JSON object per line") from None
+        if not isinstance(record, dict):
+            raise InputError(f"a JSON {type(record).__name__}, not an object", file=path, row=number,
+                             fix="one JSON object per line")
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+# files of the folder formats, given where their folder is expected
+_FOLDER_FILES = {".inter": "a RecBole atomic file", ".item": "a RecBole atomic file",
+                 ".user": "a RecBole atomic file", "u.data": "a MovieLens-100k file",
+                 "u.item": "a MovieLens-100k file", "ratings.dat": "a MovieLens-1M file",
+                 "movies.dat": "a MovieLens-1M file"}
+
+
+def _unknown_type(path: Path, suffix: str) -> InputError:
+    kind = _FOLDER_FILES.get(path.name) or _FOLDER_FILES.get(suffix)
+    if kind:
+        return InputError(f"this is {kind}; verbalrec reads that format by folder", file=path,
+                          fix=f"pass its folder {path.parent}")
+    return InputError(f"unknown file type '{suffix}'", file=path, fix="use .csv, .tsv, .parquet or .jsonl")
 
 
 def _rename(df: pd.DataFrame, mapping: dict[str, str], path: Path) -> pd.DataFrame:
