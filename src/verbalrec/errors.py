@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-# line breaks of every kind (CR, LF, VT, FF, FS..US, NEL, LS, PS) and other control characters
-_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+# line breaks of every kind (CR, LF, VT, FF, FS..US, NEL, LS, PS) and other C0/C1 control characters
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def shown(value: object, limit: int = 60) -> str:

@@ -21,6 +21,7 @@ episode belongs to, None for films).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,7 @@ import pandas as pd
 
 from ..errors import InputError, shown
 
+log = logging.getLogger(__name__)
 EVENT_COLUMNS = ["user_id", "timestamp", "item_id", "engagement", "duration_min", "device", "rating"]
 REQUIRED_EVENT_COLUMNS = ["user_id", "timestamp", "item_id"]
 CATALOG_COLUMNS = ["item_id", "title", "year", "genres", "tags", "text", "series"]
@@ -45,6 +47,9 @@ ENGAGEMENTS = {
 NOISE_ENGAGEMENTS = frozenset({"trailer", "preview"})
 #: Allowed event times, Unix seconds UTC: 1970-01-01 to 2100-01-01, both included.
 TS_MIN, TS_MAX = 0, 4_102_444_800
+#: Longest text kept, in characters. Catalog text beyond it is cut (a warning says how many
+#: items); an id, engagement or device beyond ``id`` is an error (cutting could merge two).
+TEXT_LIMITS = {"title": 300, "text": 2000, "series": 300, "list_item": 100, "list_items": 30, "id": 256}
 
 
 def engagement_display(engagement: str) -> str:
@@ -167,6 +172,7 @@ def validate_events(df: pd.DataFrame, *, file: object = "events", row_offset: in
                        "empty value", file=file, field=col, row_offset=row_offset,
                        fix=f"every event needs a {col}")
         out[col] = out[col].astype(str).str.strip()
+        _check_length(out[col], col, file, row_offset)
     out["timestamp"] = unix_seconds(df["timestamp"], "s", file=file, row_offset=row_offset,
                                     unit_flag=unit_flag)
     eng = df["engagement"] if "engagement" in df.columns else pd.Series("play", index=df.index)
@@ -183,6 +189,8 @@ def validate_events(df: pd.DataFrame, *, file: object = "events", row_offset: in
     _fail_on_first(out["duration_min"] < 0, "negative duration", file=file, field="duration_min",
                    row_offset=row_offset, fix="durations are minutes >= 0")
     out["device"] = df["device"].astype(object).where(df["device"].notna(), None) if "device" in df.columns else None
+    for col in ("engagement", "device"):
+        _check_length(out[col], col, file, row_offset)
 
     dup = out.duplicated(["user_id", "item_id", "timestamp", "engagement"])
     if dup.any():
@@ -224,6 +232,7 @@ def validate_catalog(df: pd.DataFrame, *, file: object = "catalog", row_offset: 
                          field="item_id", fix="map it with --item-map item_id=COL")
     df = df.reset_index(drop=True)
     out = pd.DataFrame({"item_id": df["item_id"].astype(str).str.strip()})
+    _check_length(out["item_id"], "item_id", file, row_offset)
     dup = out["item_id"].duplicated()
     _fail_on_first(dup, "item id listed twice", file=file, field="item_id", row_offset=row_offset,
                    fix="keep one row per item")
@@ -241,7 +250,41 @@ def validate_catalog(df: pd.DataFrame, *, file: object = "catalog", row_offset: 
         out[col] = [_as_list(v) for v in df[col]] if col in df.columns else [[] for _ in range(len(df))]
     for col in ("text", "series"):
         out[col] = df[col].astype(object).where(df[col].notna(), None) if col in df.columns else None
+    _cut_long_text(out, file)
     return out[CATALOG_COLUMNS]
+
+
+def _check_length(values: pd.Series, field: str, file, row_offset: int) -> None:
+    """Ids and short labels are never cut (two could become one): too long is an error."""
+    limit = TEXT_LIMITS["id"]
+    long = values.astype(str).str.len() > limit  # None and NaN read as short words
+    _fail_on_first(long, f"longer than {limit} characters", file=file, field=field,
+                   row_offset=row_offset, fix=f"is this the right column? {field} must be a short label")
+
+
+def _cut(value, limit: int):
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cut_long_text(out: pd.DataFrame, file) -> None:
+    """Catalog text cut to TEXT_LIMITS, in place; a warning counts the items cut per field."""
+    cut = {}
+    for col in ("title", "text", "series"):
+        limit = TEXT_LIMITS[col]
+        long = out[col].map(lambda v: isinstance(v, str) and len(v) > limit)
+        if long.any():
+            cut[col] = int(long.sum())
+            out.loc[long, col] = out.loc[long, col].map(lambda v: _cut(v, limit))
+    for col in ("genres", "tags"):
+        n, size = TEXT_LIMITS["list_items"], TEXT_LIMITS["list_item"]
+        long = out[col].map(lambda xs: len(xs) > n or any(len(x) > size for x in xs))
+        if long.any():
+            cut[col] = int(long.sum())
+            out[col] = [[_cut(x, size) for x in xs[:n]] for xs in out[col]]
+    if cut:
+        log.warning("%s: cut catalog text to its limits %s (items cut per field: %s)", file,
+                    {k: TEXT_LIMITS[k] for k in ("title", "text", "series", "list_item", "list_items")}, cut)
 
 
 def catalog_from_events(events: pd.DataFrame) -> pd.DataFrame:
