@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..logs.schema import NOISE_ENGAGEMENTS, EventLog
 from .cooccurrence import CoOccurrence
 from .leakage import check_leakage
-from .protocol import TaskProtocol
+from .protocol import TaskProtocol, check_catalog_size, check_kept, no_test_tasks
 from .schema import TASK_SCHEMA, TaskSet
 
 
@@ -129,6 +129,7 @@ def _list_column(values: np.ndarray, offsets: np.ndarray, typ: pa.DataType) -> p
 def build_tasks(log: EventLog, protocol: TaskProtocol, progress: bool = True) -> TaskSet:
     """All tasks of ``log`` under ``protocol``; the leakage check runs before returning."""
     p, ev = protocol, log.events
+    check_catalog_size(p, len(log.catalog))
     item_ids = pd.Index(log.catalog["item_id"])
     items = item_ids.get_indexer(ev["item_id"])
     if (items < 0).any():
@@ -141,8 +142,7 @@ def build_tasks(log: EventLog, protocol: TaskProtocol, progress: bool = True) ->
     split, train_events = _assign_splits(p, ts, users, eligible)
     selected = np.flatnonzero(split != "")
     if not (split[selected] == "test").any():
-        raise InputError(f"no test tasks: no user has more than {p.min_history} events before a target",
-                         field="min_history", fix="use more data or lower --min-history")
+        raise no_test_tasks(p)
 
     rng = np.random.default_rng(p.seed)
     tr_users, tr_items = users[train_events], items[train_events]
@@ -198,6 +198,7 @@ def build_tasks(log: EventLog, protocol: TaskProtocol, progress: bool = True) ->
     ], schema=TASK_SCHEMA)
     check_leakage(table)
     counts = {s: int((split[selected] == s).sum()) for s in ("train", "valid", "test")}
+    check_kept(counts, int((~keep).sum()), p)
     meta = {"protocol": p.to_dict(), "counts": counts, "log": log.name, "data_hash": data_hash(ev),
             "dropped_no_negatives": int((~keep).sum()),
             "users_with_tasks": int(len(np.unique(users[selected]))), "users": int(users.max() + 1)}
