@@ -9,7 +9,9 @@ from pathlib import Path
 
 from ..atomic import write_json
 
-PACKAGES = ("verbalrec", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers")
+# every package whose numerics shape a result: a seeded run repeats exactly only on the same versions
+PACKAGES = ("verbalrec", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers",
+            "sentence-transformers", "numpy", "scipy", "pandas")
 
 
 def versions() -> dict[str, str]:
