@@ -243,6 +243,8 @@ def validate_catalog(df: pd.DataFrame, *, file: object = "catalog", row_offset: 
         _fail_on_first(year.isna() & df["year"].notna() & (df["year"].astype(str).str.strip() != ""),
                        "year is not a number", file=file, field="year", row_offset=row_offset,
                        fix="give a 4-digit year or leave it empty")
+        _fail_on_first(year.notna() & ~year.between(0, 9999), "year is not a 4-digit year", file=file, field="year",
+                       row_offset=row_offset, fix="give a 4-digit year or leave it empty")
         out["year"] = year.round().astype("Int64")
     else:
         out["year"] = pd.array([pd.NA] * len(df), dtype="Int64")

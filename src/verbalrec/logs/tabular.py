@@ -6,11 +6,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError, shown
 from .readers import read_delimited, read_text
-from .schema import EventLog, catalog_from_events, unix_seconds, validate_catalog, validate_events
+from .schema import TS_MAX, TS_MIN, UNIT_SECONDS, EventLog, catalog_from_events, unix_seconds, validate_catalog, validate_events
 
 TIMESTAMP_UNITS = ("s", "ms", "us", "ns", "iso")
 
@@ -112,15 +113,26 @@ def to_unix_seconds(values: pd.Series, unit: str, fmt: str | None, path: Path) -
         return unix_seconds(values, unit, file=path, row_offset=offset, unit_flag=True)
     values = values.reset_index(drop=True)
     # "ISO8601" names the format, so pandas neither guesses one nor warns that it could not
-    parsed = pd.to_datetime(values.astype("string"), format=fmt or "ISO8601", errors="coerce", utc=True)
+    try:
+        parsed = pd.to_datetime(values.astype("string"), format=fmt or "ISO8601", errors="coerce", utc=True)
+    except ValueError as err:  # the format itself is bad, e.g. '%s' or '%Q'
+        raise InputError(f"timestamp format '{fmt}' is not valid ({err})", field="timestamp_format",
+                         fix="write it with strftime codes, e.g. '%Y-%m-%d %H:%M'") from None
     bad = parsed.isna()
     if bad.any():
         pos = int(bad.to_numpy().nonzero()[0][0])
         what = f"with --timestamp-format '{fmt}'" if fmt else "as an ISO 8601 date"
         raise InputError(f"cannot parse timestamp '{shown(values.iloc[pos])}' {what}", file=path, row=pos + offset,
                          field="timestamp", fix="set --timestamp-format to the file's date format, e.g. '%d %B %Y'")
-    seconds = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
-    return unix_seconds(seconds, "s", file=path, row_offset=offset)
+    # in the parsed unit (pandas picks us or ns): subtracting a ns epoch would overflow after 2262
+    seconds = parsed.astype("int64") // UNIT_SECONDS[parsed.dt.unit]
+    outside = ~seconds.between(TS_MIN, TS_MAX)
+    if outside.any():
+        pos, n = int(np.flatnonzero(outside.to_numpy())[0]), int(outside.sum())
+        raise InputError(f"timestamp '{shown(values.iloc[pos])}' is outside the allowed range "
+                         f"1970-01-01..2100-01-01 ({n} row{'s' if n > 1 else ''})", file=path, row=pos + offset,
+                         field="timestamp", fix="check the column, or drop the rows with bad times")
+    return seconds
 
 
 def load_tabular(spec: TabularSpec) -> EventLog:
