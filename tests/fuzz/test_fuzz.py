@@ -18,7 +18,7 @@ from verbalrec.logs.schema import TEXT_LIMITS, TS_MAX, TS_MIN, EventLog, validat
 from verbalrec.tasks import TaskProtocol, build_tasks, check_leakage
 from verbalrec.verbalize import make_verbalizer
 
-from conftest import budget
+from fuzz_budget import budget
 
 WORK = Path(tempfile.mkdtemp(prefix="verbalrec-fuzz-"))
 BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
@@ -71,9 +71,12 @@ def good_cells(unit: str) -> dict:
 ITEMS = [f"i{k}" for k in range(10)]
 
 
-def cell(draw, good: dict, column: str) -> str:
-    """Mostly a plausible value of ``column``, sometimes a hostile one."""
-    return draw(CELL) if draw(st.integers(0, 9)) == 0 else draw(good.get(column, CELL))
+HOSTILITY = st.sampled_from([0, 0, 2, 10, 30])  # % of a file's cells that are hostile
+
+
+def cell(draw, good: dict, column: str, hostility: int) -> str:
+    """A plausible value of ``column``, or (``hostility`` % of the time) a hostile one."""
+    return draw(CELL) if hostility and draw(st.integers(0, 99)) < hostility else draw(good.get(column, CELL))
 
 
 @st.composite
@@ -83,8 +86,9 @@ def event_files(draw, unit: str):
                                              "device", "rating", "extra"]), min_size=0, max_size=8, unique=True))
     if draw(st.integers(0, 9)):  # most files name the required columns
         columns = list(dict.fromkeys(["user_id", "item_id", "timestamp"] + columns))
-    good = good_cells(unit)
-    rows = [[cell(draw, good, c) for c in columns] for _ in range(draw(st.integers(0, 12)))]
+    good, hostility = good_cells(unit), draw(HOSTILITY)
+    n = 0 if draw(st.integers(0, 19)) == 0 else draw(st.integers(1, 12))  # an empty file now and then
+    rows = [[cell(draw, good, c, hostility) for c in columns] for _ in range(n)]
     kind = draw(st.sampled_from(["csv", "tsv", "jsonl", "broken-jsonl"]))
     if kind == "csv":
         return "ev.csv", csv_text(columns, rows, draw(st.booleans()))
@@ -115,7 +119,10 @@ CATALOG_CELLS = {"item_id": st.sampled_from(ITEMS), "title": TEXT, "year": st.in
 def catalog_files(draw):
     columns = ["item_id"] + draw(st.lists(st.sampled_from(["title", "year", "genres", "tags", "text", "series"]),
                                           unique=True, max_size=6))
-    rows = [[cell(draw, CATALOG_CELLS, c) for c in columns] for _ in range(draw(st.integers(0, 12)))]
+    hostility, ids = draw(HOSTILITY), draw(st.permutations(ITEMS))  # distinct ids, usually all of them
+    n = draw(st.sampled_from([len(ITEMS)] * 4 + [0, 3, 12]))
+    rows = [[ids[k] if c == "item_id" and k < len(ids) and not draw(st.integers(0, 99)) < hostility
+             else cell(draw, CATALOG_CELLS, c, hostility) for c in columns] for k in range(n)]
     return csv_text(columns, rows, draw(st.booleans()))
 
 
@@ -153,8 +160,8 @@ def test_tabular_loader_works_or_says_what_is_wrong(data, catalog, unit, dedupe,
 def test_recbole_folder_works_or_says_what_is_wrong(data, header):
     d = WORK / "rb"
     d.mkdir(exist_ok=True)
-    columns, good = [h.split(":")[0] for h in header.split("\t")], good_cells("s")
-    rows = [[cell(data.draw, good, c) for c in columns] for _ in range(data.draw(st.integers(0, 10)))]
+    columns, good, hostility = [h.split(":")[0] for h in header.split("\t")], good_cells("s"), data.draw(HOSTILITY)
+    rows = [[cell(data.draw, good, c, hostility) for c in columns] for _ in range(data.draw(st.integers(0, 10)))]
     (d / "rb.inter").write_text(header + "\n" + "".join("\t".join(r) + "\n" for r in rows), encoding="utf-8")
     log = attempt(load_log, d)
     if log is not None:
@@ -218,5 +225,5 @@ def _log(events: pd.DataFrame, catalog: pd.DataFrame) -> EventLog:
 
 
 def test_the_budget_is_read_from_the_environment():
-    from conftest import TOTAL
+    from fuzz_budget import TOTAL
     assert TOTAL >= 1 and not math.isnan(TOTAL)
