@@ -114,11 +114,29 @@ def cmd_eval(args) -> None:
         print(f"wrote {args.out}")
 
 
+def _parquet_source(args) -> bool:
+    """A Parquet file, a saved log or a folder of Parquet files, with no loader options: the
+    engines read it themselves (only the needed columns, no pandas)."""
+    from .tasks.source import is_parquet_log
+    flags = (args.config, args.catalog, args.map, args.catalog_map, args.timestamp_unit, args.timestamp_format,
+             args.encoding, args.dedupe, args.drop_unknown_items)
+    return bool(args.source) and all(f is None for f in flags) and is_parquet_log(args.source)
+
+
 def cmd_tasks(args) -> None:
     if args.tasks_cmd == "build":
         from .config import given
         from .tasks import TaskProtocol, preset
-        build_and_save_tasks(_load_log(args), preset(args.preset, **given(args, TaskProtocol)), args.out, args.quiet)
+        protocol = preset(args.preset, **given(args, TaskProtocol))
+        if args.engine == "columnar" and not _parquet_source(args):
+            build_and_save_tasks(_load_log(args), protocol, args.out, args.quiet)
+            return
+        from .tasks.build import build_to_folder
+        t0 = time.perf_counter()
+        source = args.source if _parquet_source(args) else _load_log(args)
+        m = build_to_folder(source, protocol, args.out, engine=args.engine)
+        print(f"{m['n_tasks']} tasks {m['counts']} from {m['log']} ({m['events']} events) in "
+              f"{time.perf_counter() - t0:.1f}s [{args.engine}], leakage check passed -> {args.out}")
     else:
         from .tasks import load_tasks
         tasks = load_tasks(args.tasks)
@@ -239,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--preset", default="paper", help="paper (H=100, N=10) or llara (H=10, N=20)")
     build.add_argument("--out", required=True, help="task folder to write")
     build.add_argument("--quiet", action="store_true")
+    build.add_argument("--engine", default="columnar", choices=("columnar", "spark"),
+                       help="columnar: this process (pyarrow + numpy); spark: PySpark (local mode, or any "
+                            "cluster through spark-submit / SPARK_REMOTE); both write the same task files")
     add_fields(build, TaskProtocol, exclude=("name",))
     desc = tsub.add_parser("describe", help="print a task folder's manifest")
     desc.add_argument("tasks")

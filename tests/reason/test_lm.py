@@ -43,7 +43,7 @@ def test_candidate_likelihood_shares_the_prompt_cache_exactly(lm, tasks):
     model, tok, cat = lm
     r = CandidateLikelihoodReasoner(model, tok, cat)
     prompt = r.prompts(tasks[:1], ["Title 1, Play"])[0]
-    answers = [answer_text(lab, cat.title(c)) for lab, c in zip("ABC", tasks[0].candidates)]
+    answers = [answer_text(cat.title(c)) for c in tasks[0].candidates]
     shared = r.score_one(prompt, answers)
     with torch.no_grad():
         for answer, got in zip(answers, shared):

@@ -28,15 +28,56 @@ def cfg(task_dir, out, **kw):
                            save_steps=2, learning_rate=1e-2, **kw)
 
 
-def test_corpus_has_the_answer_line_and_no_evaluation_target(task_dir):
+def test_corpus_is_seeded_and_holds_no_evaluation_target(task_dir):
+    from verbalrec.tasks import load_tasks
+    from verbalrec.verbalize.template import Catalog
+    tasks = load_tasks(task_dir)
+    train = tasks.split("train")
+    texts = corpus(train, cfg(task_dir, "o", prompt_share=1.0))
+    assert texts == corpus(train, cfg(task_dir, "o", prompt_share=1.0))  # deterministic by seed
+    assert texts != corpus(train, cfg(task_dir, "o", prompt_share=1.0, seed=1))
+    prompts = [t for t in texts if "Answer:" in t]
+    assert len(prompts) == len(train)  # prompt_share=1: every training task once, with its answer line
+    catalog = Catalog(tasks.catalog)
+    answers = sorted(t.rsplit("Answer:", 1)[1].strip() for t in prompts)
+    assert answers == sorted(catalog.title(t.target_item) for t in train.tasks())
+
+
+def test_no_valid_or_test_target_reaches_a_training_text(tmp_path):
+    """Each user's last two visits are items nobody else sees ("Secret ..."): the valid and test
+    targets. No history or answer in the corpus may name one (a negative candidate may)."""
+    import pandas as pd
+    from helpers import T0, DAY, tiny_catalog, tiny_events
+    from verbalrec.logs.schema import EventLog, validate_catalog, validate_events
+    from verbalrec.tasks import load_tasks
+    events, catalog = tiny_events(), tiny_catalog()
+    extra = [(u, T0 + (60 + k) * DAY, f"z{u}{k}", "play", 40.0, "tv", float("nan"))
+             for u in events["user_id"].unique() for k in range(2)]
+    events = pd.concat([events, pd.DataFrame(extra, columns=events.columns)], ignore_index=True)
+    catalog = pd.concat([catalog, pd.DataFrame({"item_id": [e[2] for e in extra],
+                                                "title": [f"Secret {e[2]}" for e in extra]})], ignore_index=True)
+    cat = validate_catalog(catalog)
+    log = EventLog(validate_events(events, catalog=cat), cat, name="secret")
+    save_tasks(build_tasks(log, preset("paper", n_candidates=3, train_tasks_per_user=0), progress=False), tmp_path / "t")
+    tasks = load_tasks(tmp_path / "t")
+    assert {t.target_item[0] for t in tasks.split("test").tasks() + tasks.split("valid").tasks()} == {"z"}
+    passes = {"titles": 2, "template": 1}
+    texts = corpus(tasks.split("train"), cfg(tmp_path / "t", "o", prompt_share=1.0, history_passes=passes))
+    for text in texts:
+        history = text.split("Candidates:")[0]
+        answer = text.rsplit("Answer:", 1)[1] if "Answer:" in text else ""
+        assert "Secret" not in history and "Secret" not in answer
+
+
+def test_history_documents_cover_training_events_in_several_styles(task_dir):
     from verbalrec.tasks import load_tasks
     tasks = load_tasks(task_dir)
-    texts = corpus(tasks.split("train"), ("template", "heuristic"), None, 256)
-    assert len(texts) == 2 * len(tasks.split("train"))
-    assert all(t.rstrip().split("\n")[-1].startswith("Answer: ") for t in texts)
-    for t in tasks.split("test").tasks():  # the test target's event never appears in the corpus
-        stamp = __import__("verbalrec.verbalize.template", fromlist=["format_time"]).format_time(t.target_time)
-        assert not any(f"{stamp}, ID: {t.target_item}," in x for x in texts)
+    passes = {"titles": 1, "template": 1, "heuristic": 1, "sentences": 1}
+    texts = corpus(tasks.split("train"), cfg(task_dir, "o", prompt_share=0.0, history_passes=passes))
+    assert texts and not any("Answer:" in t for t in texts)
+    assert any(t.startswith("- ") or t.startswith("Interests") for t in texts)  # heuristic
+    assert any(", ID: " in t for t in texts)  # template
+    assert any(t.startswith(("Watched", "Liked", "Disliked")) for t in texts)  # sentences
 
 
 def test_short_run_saves_a_loadable_model_with_provenance(task_dir, tmp_path):
@@ -69,5 +110,19 @@ def test_killed_run_resumes_to_the_same_weights(task_dir, tmp_path):
 
 
 def test_config_validation():
-    with pytest.raises(Exception, match="verbalizers"):
-        WarmStartConfig(tasks="t", out="o", verbalizers="nope")
+    from verbalrec.errors import InputError
+    with pytest.raises(InputError, match="mix"):
+        WarmStartConfig(tasks="t", out="o", mix={"nope": 1.0})
+    with pytest.raises(InputError, match="window"):
+        WarmStartConfig(tasks="t", out="o", window=(5, 2))
+
+
+def test_title_tokens_make_each_title_one_token(task_dir, tmp_path):
+    from verbalrec.models import load_causal_lm
+    from verbalrec.tasks import load_tasks
+    from verbalrec.verbalize.template import Catalog
+    out = warm_start(cfg(task_dir, tmp_path / "m", max_steps=1))
+    _, tok = load_causal_lm(out)
+    catalog = Catalog(load_tasks(task_dir).catalog)
+    for item in catalog.rows:
+        assert len(tok(catalog.title(item), add_special_tokens=False)["input_ids"]) == 1

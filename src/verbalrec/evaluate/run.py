@@ -8,33 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..reason import make_ranker
+from ..reason import LM_MODES, load_model, make_ranker, make_reasoner
 from ..tasks.schema import TaskSet
 from ..verbalize import LM_VERBALIZERS, make_verbalizer
 from ..verbalize.template import TemplateVerbalizer
 from .loop import evaluate
 from .table import results_json
-
-LM_REASONERS = ("label", "likelihood", "generative")
-
-
-_LOADED: dict[str, tuple] = {}
-
-
-def load_model(name: str):
-    """(model, tokenizer), loaded once per run; ``gemma3-270m`` is the shipped Gemma GGUF."""
-    if name not in _LOADED:
-        from ..models import gemma_gguf_path, load_causal_lm
-        _LOADED[name] = load_causal_lm(gemma_gguf_path() if name == "gemma3-270m" else name)
-    return _LOADED[name]
-
-
-def make_lm_reasoner(kind: str, model_path: str, catalog, max_length: int, progress: bool):
-    from ..reason.lm import CandidateLikelihoodReasoner, GenerativeReasoner, LabelScoringReasoner
-    model, tokenizer = load_model(model_path)
-    cls = {"label": LabelScoringReasoner, "likelihood": CandidateLikelihoodReasoner,
-           "generative": GenerativeReasoner}[kind]
-    return cls(model, tokenizer, catalog, max_length=max_length, progress=progress)
 
 
 def make_cached_verbalizer(name: str, catalog, model: str | None, cache: str | None):
@@ -55,16 +34,16 @@ def planned_systems(rankers: list[str], verbalizers: list[str]) -> list[str]:
     from ..reason import RANKERS
     from ..verbalize import VERBALIZERS
     for name in rankers:
-        if name not in RANKERS + LM_REASONERS:
+        if name not in RANKERS + LM_MODES:
             raise InputError(f"unknown ranker '{name}'", field="rankers",
-                             fix=f"use some of {','.join(RANKERS + LM_REASONERS)}")
-    if any(r in LM_REASONERS for r in rankers):
+                             fix=f"use some of {','.join(RANKERS + LM_MODES)}")
+    if any(r in LM_MODES for r in rankers):
         for name in verbalizers:
             if name not in VERBALIZERS:
                 raise InputError(f"unknown verbalizer '{name}'", field="verbalizers",
                                  fix=f"use some of {','.join(VERBALIZERS)}")
-    return [f"{v}/{r}" if r in LM_REASONERS else r
-            for r in rankers for v in (verbalizers if r in LM_REASONERS else [None])]
+    return [f"{v}/{r}" if r in LM_MODES else r
+            for r in rankers for v in (verbalizers if r in LM_MODES else [None])]
 
 
 def default_baseline(systems: list[str]) -> str:
@@ -87,7 +66,7 @@ def run_eval(tasks: TaskSet, rankers: list[str], verbalizers: list[str], split: 
         test = test.head(limit)
     if len(test) == 0:
         raise InputError(f"no '{split}' tasks", field="split", fix="use --split train, valid or test")
-    lm_kinds = [r for r in rankers if r in LM_REASONERS]
+    lm_kinds = [r for r in rankers if r in LM_MODES]
     if lm_kinds and not model:
         raise InputError(f"reasoner(s) {lm_kinds} need a language model", field="model",
                          fix="pass --model DIR (e.g. one trained by `verbalrec train warmstart`)")
@@ -96,8 +75,8 @@ def run_eval(tasks: TaskSet, rankers: list[str], verbalizers: list[str], split: 
     template_chars = np.array([len(t) for t in TemplateVerbalizer(tasks.catalog).verbalize(test.tasks())]) \
         if lm_kinds else np.zeros(0)
     for name in rankers:
-        if name in LM_REASONERS:
-            reasoner = make_lm_reasoner(name, model, tasks.catalog, max_length, progress)
+        if name in LM_MODES:
+            reasoner = make_reasoner(name, model, tasks.catalog, max_length=max_length, progress=progress)
             pairs = [(reasoner, make_cached_verbalizer(v, tasks.catalog, verbalizer_model, cache)) for v in verbalizers]
         else:
             pairs = [(make_ranker(name, seed), None)]

@@ -80,9 +80,10 @@ def n_params(model) -> int:
 
 def build_and_save(texts: Iterable[str], out_dir: str | os.PathLike, size: str,
                    vocab_size: int | None = None, seed: int = 0, *, max_position: int = 2048,
-                   overwrite: bool = False) -> Path:
+                   overwrite: bool = False, phrases: Iterable[str] = ()) -> Path:
     """Train a tokenizer on ``texts``, build an untrained model of ``size`` and save both in
-    ``out_dir`` (loadable by ``AutoModelForCausalLM``/``AutoTokenizer.from_pretrained``), with a
+    ``out_dir`` (loadable by ``AutoModelForCausalLM``/``AutoTokenizer.from_pretrained``; ``phrases``
+    become one token each, see ``train_tokenizer``), with a
     ``verbalrec_model.json`` provenance record. The directory appears whole or not at all."""
     import tokenizers
     import torch
@@ -95,7 +96,8 @@ def build_and_save(texts: Iterable[str], out_dir: str | os.PathLike, size: str,
                          fix="choose a new directory or pass overwrite=True")
     texts = list(texts)  # read twice: hashed for provenance, then streamed to the trainer
     vocab_size = vocab_size or DEFAULT_VOCAB[size]
-    tokenizer = train_tokenizer(texts, vocab_size, model_max_length=max_position)
+    phrases = sorted(set(phrases))
+    tokenizer = train_tokenizer(texts, vocab_size, model_max_length=max_position, phrases=phrases)
     model = build_model(size, tokenizer, seed, max_position)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +107,7 @@ def build_and_save(texts: Iterable[str], out_dir: str | os.PathLike, size: str,
         tokenizer.save_pretrained(tmp)
         write_json(tmp / PROVENANCE_FILE, {
             "format": 1, "size": size, "params": n_params(model), "vocab_size": len(tokenizer),
-            "vocab_size_requested": vocab_size, "seed": seed, "max_position": max_position,
+            "vocab_size_requested": vocab_size, "phrase_tokens": len(phrases), "seed": seed, "max_position": max_position,
             "n_texts": len(texts), "corpus_sha256": corpus_sha256(texts),
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                          "tokenizers": tokenizers.__version__}})

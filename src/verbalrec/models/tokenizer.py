@@ -43,13 +43,18 @@ def _checked(texts: Iterable[str], seen: list[int]) -> Iterator[str]:
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int,
                     special_tokens: Iterable[str] = SPECIAL_TOKENS, *, min_frequency: int = 2,
-                    model_max_length: int = 2048):
+                    model_max_length: int = 2048, phrases: Iterable[str] = ()):
     """Train a byte-level BPE tokenizer on ``texts``; return a ``PreTrainedTokenizerFast``.
 
     ``special_tokens`` must hold ``<pad>``, ``<s>``, ``</s>`` and ``<unk>`` (they get ids 0-3 in the
     default order); extra ones follow. No special token is added automatically when encoding: callers
     add ``tokenizer.eos_token`` between documents themselves. ``len(tokenizer)`` may be below
     ``vocab_size`` when the corpus has too few distinct pairs to merge.
+
+    ``phrases`` (e.g. the catalog's titles) become one token each, on top of ``vocab_size``: a
+    title then costs one position in any wording of a history, and its likelihood is one softmax
+    over the items, as in an ID-based sequential recommender. A phrase matches only as whole
+    words; the longest phrase wins where several overlap.
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -73,6 +78,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int,
     tok.train_from_iterator(_checked(texts, seen), trainer=trainer)
     if seen[0] == 0:
         raise InputError("no training texts were given", fix="pass at least one non-empty text")
+    from tokenizers import AddedToken
+    tok.add_tokens([AddedToken(p, single_word=True, normalized=False)
+                    for p in sorted(set(phrases)) if p.strip()])
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, pad_token=PAD, bos_token=BOS, eos_token=EOS, unk_token=UNK,
         additional_special_tokens=[t for t in specials if t not in SPECIAL_TOKENS] or None,

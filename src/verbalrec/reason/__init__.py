@@ -3,9 +3,58 @@
 from .base import Reasoner, Scores
 from .baselines import ItemKNNRanker, PopularityRanker, RandomRanker
 
-__all__ = ["RANKERS", "ItemKNNRanker", "PopularityRanker", "RandomRanker", "Reasoner", "Scores", "make_ranker"]
+__all__ = ["ENDPOINT_MODES", "LM_MODES", "RANKERS", "ItemKNNRanker", "PopularityRanker", "RandomRanker", "Reasoner",
+           "Scores", "is_endpoint", "make_ranker", "make_reasoner"]
 
 RANKERS = ("random", "popularity", "itemknn", "sasrec")
+#: The one vocabulary of LM reasoner modes: `eval --rankers`, Stage 1's `oracle_mode`, reproduce's
+#: `reasoner_mode` and bench/ all use these names. Local causal LMs: candidate likelihood (the
+#: in-project default), label scoring, generation; an OpenAI-compatible endpoint: label
+#: log-probs or generation.
+LM_MODES = ("likelihood", "label", "generative")
+ENDPOINT_MODES = ("logprobs", "generative")
+
+
+def is_endpoint(model: str) -> bool:
+    return str(model).startswith(("http://", "https://"))
+
+
+def make_reasoner(mode: str, model, catalog, *, max_length: int = 2048, batch_size: int = 8,
+                  progress: bool = False, served_model: str = "", cache_path: str | None = None):
+    """The LM Reasoner of ``mode`` over ``model``: a local model (directory, hub name, ``.gguf``,
+    ``gemma3-270m``, or an already loaded ``(model, tokenizer)``) or an endpoint URL."""
+    from ..errors import InputError
+    if isinstance(model, str) and is_endpoint(model):
+        if mode not in ENDPOINT_MODES:
+            raise InputError(f"unknown endpoint reasoner mode '{mode}'", field="mode",
+                             fix=f"use one of {', '.join(ENDPOINT_MODES)}")
+        from .endpoint import EndpointConfig, EndpointReasoner
+        conf = EndpointConfig(base_url=model, model=served_model, mode="generate" if mode == "generative" else mode,
+                              **({"cache_path": cache_path} if cache_path else {}))
+        return EndpointReasoner(conf, catalog)
+    if mode not in LM_MODES:
+        raise InputError(f"unknown reasoner mode '{mode}'", field="mode", fix=f"use one of {', '.join(LM_MODES)}")
+    from .lm import CandidateLikelihoodReasoner, GenerativeReasoner, LabelScoringReasoner
+    lm, tokenizer = model if isinstance(model, tuple) else load_model(model)
+    cls = {"likelihood": CandidateLikelihoodReasoner, "label": LabelScoringReasoner,
+           "generative": GenerativeReasoner}[mode]
+    return cls(lm, tokenizer, catalog, max_length=max_length, batch_size=batch_size, progress=progress)
+
+
+_LOADED: dict[str, tuple] = {}
+
+
+def load_model(name: str):
+    """(model, tokenizer) on the GPU when there is one, loaded once per process; ``gemma3-270m``
+    is the shipped Gemma GGUF. Reasoners are frozen: no gradients."""
+    if name not in _LOADED:
+        import torch
+
+        from ..models import gemma_gguf_path, load_causal_lm
+        model, tok = load_causal_lm(gemma_gguf_path() if name == "gemma3-270m" else name,
+                                    device="cuda" if torch.cuda.is_available() else "cpu")
+        _LOADED[name] = (model, tok)
+    return _LOADED[name]
 
 
 def make_ranker(name: str, seed: int = 0):

@@ -22,6 +22,7 @@ from .prompt import answer_labels, answer_text, fit_prompt
 
 class _LMReasoner:
     uses_text = True
+    with_candidates = True  # the prompt lists the candidates
 
     def __init__(self, model, tokenizer, catalog, *, max_length: int = 2048, batch_size: int = 8,
                  progress: bool = False, name: str | None = None):
@@ -37,8 +38,8 @@ class _LMReasoner:
         return self
 
     def prompts(self, tasks: Sequence[Task], contexts: Sequence[str]) -> list[str]:
-        return [fit_prompt(self.tokenizer, c, t.candidates, self.catalog, self.max_length)
-                for t, c in zip(tasks, contexts)]
+        return [fit_prompt(self.tokenizer, c, t.candidates, self.catalog, self.max_length,
+                           with_candidates=self.with_candidates) for t, c in zip(tasks, contexts)]
 
     def _batches(self, n: int):
         return tqdm(range(0, n, self.batch_size), desc=self.name, disable=not self.progress)
@@ -82,11 +83,13 @@ class LabelScoringReasoner(_LMReasoner):
 
 
 class CandidateLikelihoodReasoner(_LMReasoner):
-    """Score of candidate j = log P(answer_j | prompt) with answer_j = ' B. Title' (the candidate's
-    own line), the prompt's KV cache computed once per task and shared by all N candidates
+    """Score of candidate j = log P(answer_j | prompt) with answer_j = ' Title' (the candidate's
+    title), the prompt holding the history but no candidate list (``prompt.build_prompt``), its
+    KV cache computed once per task and shared by all N candidates
     (constrained generation of the answer)."""
 
     default_name = "likelihood"
+    with_candidates = False  # each candidate is scored as the answer; listing them too only costs tokens
 
     def __init__(self, *args, length_normalize: bool = False, **kw):
         super().__init__(*args, **kw)
@@ -99,32 +102,40 @@ class CandidateLikelihoodReasoner(_LMReasoner):
     def score(self, tasks: Sequence[Task], contexts: Sequence[str]) -> Scores:
         prompts = self.prompts(tasks, contexts)
         it = tqdm(zip(tasks, prompts), total=len(tasks), desc=self.name, disable=not self.progress)
-        rows = [self.score_one(p, [answer_text(lab, self.catalog.title(c))
-                                   for lab, c in zip(candidate_labels(len(t.candidates)), t.candidates)])
-                for t, p in it]
+        rows = [self.score_one(p, [answer_text(self.catalog.title(c)) for c in t.candidates]) for t, p in it]
         return Scores(_pad(rows), np.ones(len(tasks), bool))
 
 
 @torch.no_grad()
-def sequence_logprobs(model, tokenizer, prompt: str, answers: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(log P(answer_j | prompt), token count of answer_j): one prompt pass, its KV cache shared
-    by all answers."""
-    p_ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+def answer_token_logprobs(model, tokenizer, prompt: str, answers: list[str], temperature: float = 1.0
+                          ) -> list[np.ndarray]:
+    """log P(token | prompt, earlier answer tokens) of every token of each answer, at
+    ``temperature`` (logits / T, as TRL scores a completion): one prompt pass, its KV cache
+    shared by all answers."""
+    device = next(model.parameters()).device
+    p_ids = tokenizer(prompt, return_tensors="pt")["input_ids"].to(device)
     out = model(input_ids=p_ids, use_cache=True)
-    first = torch.log_softmax(out.logits[0, -1].float(), -1)
+    first = torch.log_softmax(out.logits[0, -1].float() / temperature, -1)
     cands = [tokenizer(a, add_special_tokens=False)["input_ids"] for a in answers]
     width = max(len(c) for c in cands)
     ids = torch.full((len(cands), width), tokenizer.pad_token_id, dtype=torch.long)
     mask = torch.zeros((len(cands), width), dtype=torch.long)
     for j, c in enumerate(cands):
         ids[j, :len(c)], mask[j, :len(c)] = torch.tensor(c), 1
+    ids, mask = ids.to(device), mask.to(device)
     cache = out.past_key_values
     cache.batch_repeat_interleave(len(cands))  # one prompt pass, shared by every answer
-    attn = torch.cat([torch.ones((len(cands), p_ids.shape[1]), dtype=torch.long), mask], dim=1)
-    logits = model(input_ids=ids, attention_mask=attn, past_key_values=cache).logits.float()
+    attn = torch.cat([torch.ones((len(cands), p_ids.shape[1]), dtype=torch.long, device=device), mask], dim=1)
+    logits = model(input_ids=ids, attention_mask=attn, past_key_values=cache).logits.float() / temperature
     logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0]
-    total = first[ids[:, 0]] + (logp * mask[:, 1:]).sum(1)
-    return total.numpy(), mask.sum(1).numpy()
+    per_token = torch.cat([first[ids[:, :1]], logp], dim=1).cpu().numpy()
+    return [per_token[j, :len(c)] for j, c in enumerate(cands)]
+
+
+def sequence_logprobs(model, tokenizer, prompt: str, answers: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(log P(answer_j | prompt), token count of answer_j)."""
+    rows = answer_token_logprobs(model, tokenizer, prompt, answers)
+    return np.array([r.sum() for r in rows]), np.array([len(r) for r in rows])
 
 
 def extract_answer(text: str, titles: Sequence[str]) -> int | None:

@@ -53,6 +53,10 @@ def delta(row: dict) -> str:
     return with_ci(row.get("delta_pct"), *pair(row, "delta_pct_ci95"), fmt=signed)
 
 
+def delta_vs_warmstart(row: dict) -> str:
+    return with_ci(row.get("delta_vs_warmstart_pct"), *pair(row, "delta_vs_warmstart_pct_ci95"), fmt=signed)
+
+
 def significance(row: dict) -> str:
     """'pos' / 'neg' when the Δ% CI excludes 0, else ''."""
     lo, hi = pair(row, "delta_pct_ci95")

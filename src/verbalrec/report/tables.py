@@ -38,6 +38,7 @@ RESULT_COLUMNS = [
     Column("Recall@1 Disc. [95% CI]", fmt.recall),
     Column("Δ% [95% CI]", fmt.delta, optional=True),  # classical baselines have no Δ%
     Column("Paper Δ%", lambda r: fmt.signed(r.get("paper_delta_pct")), optional=True),
+    Column("Δ% vs warm start", fmt.delta_vs_warmstart, optional=True),  # Stage 2 rows: the same Reasoner before
     Column("NDCG@10", lambda r: fmt.num(r.get("ndcg@10"))),
     Column("MRR", lambda r: fmt.num(r.get("mrr"))),
     Column("Valid", lambda r: fmt.num(r.get("valid_ratio"))),

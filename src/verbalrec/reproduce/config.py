@@ -17,9 +17,10 @@ from pathlib import Path
 from ..config import read_yaml
 from ..errors import InputError
 from ..tasks.protocol import PRESETS as PROTOCOLS
-from ..train.grpo_config import _check, _h, is_endpoint
+from ..reason import LM_MODES, is_endpoint
+from ..verbalize import RULE_VERBALIZERS
+from ..train.grpo_config import _check, _h
 
-REASONER_MODES = ("likelihood", "label", "generative")
 KINDS = ("rewrite", "action")
 ABLATIONS = ("ranking", "no-length", "raw-reasoner")
 BASELINES = ("random", "popularity", "itemknn", "sasrec")
@@ -45,8 +46,10 @@ class ReproduceConfig:
         f"classical rankers for scale, some of {BASELINES}"))
     reasoner: str = field(default="warmstart", metadata=_h(
         "the Reasoner: 'warmstart' (an in-project model trained by the warm-start step) or a model name/path"))
-    reasoner_mode: str = field(default="likelihood", metadata=_h(f"how the Reasoner scores: {REASONER_MODES}"))
+    reasoner_mode: str = field(default="likelihood", metadata=_h(f"how the Reasoner scores: {LM_MODES}"))
     max_length: int = field(default=2048, metadata=_h("Reasoner prompt tokens (oldest history cut first)"))
+    rule_verbalizers: tuple[str, ...] = field(default=("template", "heuristic"), metadata=_h(
+        f"verbalizers without a model that the frozen Reasoner reads (the template always): some of {RULE_VERBALIZERS}"))
     verbalizer: str = field(default="reasoner", metadata=_h(
         "the Verbalizer's starting model: 'reasoner' (the same model) or a model name/path"))
     verbalizer_sft: bool = field(default=True, metadata=_h(
@@ -68,16 +71,19 @@ class ReproduceConfig:
     cpu_threads: int = field(default=1, metadata=_h("torch CPU threads (1 is fastest for small models on 2 cores)"))
 
     def __post_init__(self):
-        self.baselines, self.kinds, self.ablations = (tuple(x.split(",")) if isinstance(x, str) else tuple(x or ())
-                                                      for x in (self.baselines, self.kinds, self.ablations))
+        self.baselines, self.kinds, self.ablations, self.rule_verbalizers = (
+            tuple(x.split(",")) if isinstance(x, str) else tuple(x or ())
+            for x in (self.baselines, self.kinds, self.ablations, self.rule_verbalizers))
+        self.rule_verbalizers = tuple(dict.fromkeys(("template",) + self.rule_verbalizers))
         _check(self.protocol in PROTOCOLS, f"unknown protocol '{self.protocol}'", "protocol", f"use one of {sorted(PROTOCOLS)}")
         _check(self.split in ("test", "valid"), f"unknown split '{self.split}'", "split", "use test or valid")
         _check(min(self.history_len, self.eval_limit, self.cpu_threads) >= 0, "must be >= 0",
                "history_len/eval_limit/cpu_threads", "use 0 or more")
-        _check(self.reasoner_mode in REASONER_MODES, f"unknown reasoner_mode '{self.reasoner_mode}'", "reasoner_mode",
-               f"use one of {REASONER_MODES}")
+        _check(self.reasoner_mode in LM_MODES, f"unknown reasoner_mode '{self.reasoner_mode}'", "reasoner_mode",
+               f"use one of {LM_MODES}")
         for name, values, allowed in (("baselines", self.baselines, BASELINES), ("kinds", self.kinds, KINDS),
-                                      ("ablations", self.ablations, ABLATIONS)):
+                                      ("ablations", self.ablations, ABLATIONS),
+                                      ("rule_verbalizers", self.rule_verbalizers, RULE_VERBALIZERS)):
             bad = [v for v in values if v not in allowed]
             _check(not bad, f"unknown {name} {bad}", name, f"use some of {allowed}")
         _check(bool(self.kinds), "no verbalizer kind to train", "kinds", "use rewrite and/or action")

@@ -30,7 +30,6 @@ from .steps import Steps
 
 TEMPLATE = "template"
 METRICS = ("hr@1", "hr@5", "hr@10", "ndcg@1", "ndcg@5", "ndcg@10", "mrr", "valid")
-ORACLE_MODE = {"likelihood": "likelihood", "label": "label", "generative": "generate"}
 
 
 # ---------------------------------------------------------------- data and tasks
@@ -100,13 +99,13 @@ def make_eval_verbalizer(ctx: Context, spec: dict | None):
     """``{"name": template|heuristic}``, ``{"name": "zero-shot", "model": m}`` or ``{"model": trained dir}``."""
     if spec is None:
         return None
-    from ..verbalize import make_verbalizer
+    from ..verbalize import RULE_VERBALIZERS, make_verbalizer
     from ..verbalize.cache import CachedVerbalizer, VerbalizationCache
 
-    if spec.get("name") in ("template", "template+meta", "heuristic"):
+    if spec.get("name") in RULE_VERBALIZERS:
         return make_verbalizer(spec["name"], ctx.catalog)
     if spec.get("name") == "zero-shot":
-        from ..evaluate.run import load_model
+        from ..reason import load_model
         from ..train.stage2 import weights_tag
         model = spec["model"]
         tag = weights_tag(Path(model)) if Path(model).is_dir() else model
@@ -122,8 +121,8 @@ def make_eval_reasoner(ctx: Context, spec: dict):
     if spec["kind"] == "ranker":
         from ..reason import make_ranker
         return make_ranker(spec["name"], ctx.cfg.seed)
-    from ..evaluate.run import make_lm_reasoner
-    return make_lm_reasoner(spec["mode"], spec["model"], ctx.catalog, ctx.cfg.max_length, progress=False)
+    from ..reason import make_reasoner
+    return make_reasoner(spec["mode"], spec["model"], ctx.catalog, max_length=ctx.cfg.max_length)
 
 
 def save_eval(step_dir: Path, res: EvalResult, texts: list[str] | None) -> None:
@@ -204,7 +203,7 @@ def stage1_step(ctx: Context, name: str, kind: str, policy: str, oracle: str, **
     cfg = ctx.cfg
     local = not cfg.stage1_oracle_is_endpoint
     wiring = {"tasks": ctx.tasks_dir, "policy": policy, "oracle": oracle, "kind": kind,
-              "oracle_mode": ORACLE_MODE[cfg.reasoner_mode] if local else "", "oracle_model": cfg.oracle_model,
+              "oracle_mode": cfg.reasoner_mode if local else "", "oracle_model": cfg.oracle_model,
               **reward}
     return train_step(ctx, name, "stage1", train_verbalizer, {"oracle_max_length": cfg.max_length}, wiring)
 
@@ -236,6 +235,8 @@ def langptune_step(ctx: Context, writer: str) -> dict:
 
 #: (row label, system, the paper's Δ%) -- systems absent from a run are left out
 TABLE1 = [("Template (baseline)", "template", None), ("Heuristic rules (no model; ours)", "heuristic", None),
+          ("Template + metadata (no model)", "template+meta", None), ("Titles only (no model)", "titles", None),
+          ("Sentences (no model)", "sentences", None),
           ("Zero-Shot Verbalizer", "zero-shot", 5.3),
           ("Action-Based, SFT warm-up only (ours)", "sft-action", None),
           ("Action-Based Verbalizer (Stage 1)", "stage1-action", 10.7),
@@ -276,6 +277,11 @@ def run_reproduce(cfg: ReproduceConfig, command: str = "", log=print) -> dict:
     return doc
 
 
+def stage2_kind(cfg: ReproduceConfig) -> str:
+    """The Stage 1 verbalizer whose texts Stage 2 trains on."""
+    return "rewrite" if "rewrite" in cfg.kinds else cfg.kinds[0]
+
+
 def run_systems(ctx: Context) -> tuple[dict, dict, dict]:
     """Every step in order; ``evals[system]``, ``texts[system]`` and the model directories used."""
     cfg = ctx.cfg
@@ -290,7 +296,7 @@ def run_systems(ctx: Context) -> tuple[dict, dict, dict]:
     frozen = {"kind": "lm", "model": reasoner, "mode": cfg.reasoner_mode}
     base = reasoner if cfg.verbalizer == "reasoner" else cfg.verbalizer
     oracle = reasoner if cfg.oracle == "reasoner" else cfg.oracle
-    for name in ("template", "heuristic"):
+    for name in cfg.rule_verbalizers:
         ev(name, frozen, {"name": name})
     ev("zero-shot", frozen, {"name": "zero-shot", "model": base})
     models = {"reasoner": reasoner, "verbalizer_base": base, "oracle": oracle}
@@ -302,7 +308,7 @@ def run_systems(ctx: Context) -> tuple[dict, dict, dict]:
             ev(f"sft-{kind}", frozen, {"model": policies[kind]})
         models[f"stage1-{kind}"] = stage1_step(ctx, f"stage1-{kind}", kind, policies[kind], oracle)
         ev(f"stage1-{kind}", frozen, {"model": models[f"stage1-{kind}"]})
-    main_kind = "rewrite" if "rewrite" in cfg.kinds else cfg.kinds[0]
+    main_kind = stage2_kind(cfg)
     start = models[f"stage1-{main_kind}"]
     for ablation, reward in (("ranking", {"reward": "ranking"}), ("no-length", {"alpha": 1.0})):
         if ablation in cfg.ablations:  # same start and budget as the main run, one change each
@@ -319,7 +325,9 @@ def run_systems(ctx: Context) -> tuple[dict, dict, dict]:
 
 # ---------------------------------------------------------------- the document
 
-def table_rows(spec: list, evals: dict, base: EvalResult, analysis_rows: dict) -> list[dict]:
+def table_rows(spec: list, evals: dict, base: EvalResult, analysis_rows: dict, warm_of: dict | None = None) -> list[dict]:
+    """One row per system present; a Stage 2 row also carries its paired Δ% vs its warm start
+    (``warm_of[system]``: the same Reasoner before Stage 2, reading the same texts)."""
     rows = []
     for label, system, paper in spec:
         if system not in evals:
@@ -328,8 +336,24 @@ def table_rows(spec: list, evals: dict, base: EvalResult, analysis_rows: dict) -
         row = results_json([res], None if res is base else base)["results"][0]
         row.update({"label": label, "system": system, "paper_delta_pct": paper,
                     "compression_ratio": (analysis_rows.get(system) or {}).get("compression_ratio_mean")})
+        warm = evals.get((warm_of or {}).get(system))
+        if warm is not None:
+            d, lo, hi = res.delta_over(warm)
+            row.update({"delta_vs_warmstart_of": warm.system, "delta_vs_warmstart_pct": d,
+                        "delta_vs_warmstart_pct_ci95": [lo, hi]})
         rows.append(row)
     return rows
+
+
+def curve_summary(points: list[dict], key: str = "reward") -> dict | None:
+    """Mean (and spread) of ``key`` over the first and the last fifth of the logged steps."""
+    values = np.array([p[key] for p in points if p.get(key) is not None], float)
+    if len(values) < 2:
+        return None
+    k = max(1, len(values) // 5)
+    first, last = values[:k], values[-k:]
+    return {"steps": len(values), "first_fifth_mean": float(first.mean()), "first_fifth_std": float(first.std()),
+            "last_fifth_mean": float(last.mean()), "last_fifth_std": float(last.std())}
 
 
 def curves_of(model_dir: str | None, stage: str) -> list[dict]:
@@ -366,13 +390,23 @@ def build_doc(ctx: Context, data: dict, evals: dict, texts: dict, models: dict, 
     base = evals[TEMPLATE]
     baselines = [{**row, "label": row["system"]} for row in
                  (results_json([evals[b]], base)["results"][0] for b in cfg.baselines)]
-    table1, table2 = table_rows(TABLE1, evals, base, analysis_rows), table_rows(TABLE2, evals, base, analysis_rows)
+    # the warm start of each Stage 2 row: the frozen Reasoner reading the same texts
+    warm_of = {"stage2-raw": TEMPLATE, "stage2-verbalized": f"stage1-{stage2_kind(cfg)}"}
+    table1 = table_rows(TABLE1, evals, base, analysis_rows, warm_of)
+    table2 = table_rows(TABLE2, evals, base, analysis_rows, warm_of)
+    if "stage2-raw" in evals and "stage2-verbalized" in evals:  # Table 2's raw-vs-verbalized gap
+        d, lo, hi = evals["stage2-verbalized"].delta_over(evals["stage2-raw"])
+        for row in table2:
+            if row["system"] == "stage2-verbalized":
+                row.update({"delta_vs_raw_pct": d, "delta_vs_raw_pct_ci95": [lo, hi]})
     pick = analysis.pick_examples(test_tasks, ctx.catalog, k=1)
     examples = [{"task_id": test_tasks[i].task_id, "target": ctx.catalog.title(test_tasks[i].target_item),
                  "raw": raws[i], "verbalizations": {s: t[i] for s, t in texts.items()
                                                    if t is not None and s != TEMPLATE and not s.startswith("stage2")}}
                 for i in pick]
     s1 = cfg.stage1
+    curves = {"stage1": {n: curves_of(models.get(n), "stage1") for n in models if n.startswith("stage1")},
+              "stage2": {n: curves_of(models.get(n), "stage2") for n in models if n.startswith("stage2")}}
     return {
         "meta": {"title": f"verbalrec reproduce · {cfg.name}", "preset": cfg.name, "dataset": cfg.data,
                  "command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -382,8 +416,8 @@ def build_doc(ctx: Context, data: dict, evals: dict, texts: dict, models: dict, 
                  "steps": [{"name": r.name, "wall_s": r.wall_s, "cached": r.cached} for r in ctx.steps.records],
                  "notes": honest_notes(table1, table2, s1, analysis_rows), "config": dataclasses.asdict(cfg)},
         "baselines": baselines, "table1": table1, "table2": table2, "analysis": analysis_rows,
-        "curves": {"stage1": {n: curves_of(models.get(n), "stage1") for n in models if n.startswith("stage1")},
-                   "stage2": {n: curves_of(models.get(n), "stage2") for n in models if n.startswith("stage2")}},
+        "curves": curves,
+        "curve_summary": {stage: {n: curve_summary(points) for n, points in runs.items()} for stage, runs in curves.items()},
         "plateau": {"low": s1.get("length_low", 0.3), "high": s1.get("length_high", 0.7),
                     "slope_low": None, "slope_high": None},
         "examples": examples, "langptune": None,

@@ -37,6 +37,10 @@ class ReasonerReward:
                 return by_title
         return extract_answer(text, titles)
 
-    def __call__(self, prompts, completions, candidate_titles, label, **_) -> list[float]:
+    def __call__(self, prompts, completions, candidate_titles, label, answer_index=None, **_) -> list[float]:
+        """``answer_index``: the candidate a constrained rollout drew (``train.rollout``); it decides
+        when given, as the answer cannot name anything else."""
+        if answer_index is not None:
+            return [1.0 if int(j) == int(lab) else -1.0 for j, lab in zip(answer_index, label)]
         return [1.0 if self._answer(c, titles) == int(lab) else -1.0
                 for c, titles, lab in zip(completions, candidate_titles, label)]

@@ -17,6 +17,10 @@ class CoOccurrence:
 
     def fit(self, sequences: list[np.ndarray]) -> "CoOccurrence":
         """``sequences``: per user, chronological int item codes in ``[0, n_items)``."""
+        return self.fit_counts(*self.pair_counts(sequences))
+
+    def pair_counts(self, sequences: list[np.ndarray]) -> tuple[sp.csr_matrix, np.ndarray]:
+        """(co-occurrence counts, item counts) of ``sequences``; sums over parts fit the whole."""
         rows, cols = [], []
         for seq in sequences:
             for lag in range(1, self.window + 1):
@@ -32,6 +36,9 @@ class CoOccurrence:
         else:
             counts = sp.csr_matrix((n, n))
         freq = np.bincount(np.concatenate(sequences) if sequences else np.zeros(0, int), minlength=n)
+        return counts, freq
+
+    def fit_counts(self, counts: sp.csr_matrix, freq: np.ndarray) -> "CoOccurrence":
         inv = sp.diags(1.0 / np.sqrt(np.maximum(freq, 1)))
         self.sim = (inv @ counts @ inv).tocsr()
         return self

@@ -170,3 +170,21 @@ def training_sequences(train: TaskSet) -> dict[str, list[str]]:
         for key in zip(times + [tt], items + [cols["target_item"][i]]):
             seen.setdefault(key, None)
     return {u: [item for _, item in sorted(ev, key=lambda k: k[0])] for u, ev in events.items()}
+
+
+def training_events(train: TaskSet) -> dict[str, list[dict]]:
+    """Each user's chronological training events (the union of their training tasks' histories
+    and targets, each event once), as ``Task.history()`` dicts. Everything here precedes the
+    user's first valid/test target, so a text built from it cannot hold an evaluation target.
+    A target that no later history shows is kept with its engagement unknown."""
+    events: dict[str, dict] = {}
+    tasks = train.tasks()
+    for task in tasks:
+        seen = events.setdefault(task.user_id, {})
+        for e in task.history():
+            seen.setdefault((e["timestamp"], e["item_id"]), e)
+    for task in tasks:
+        events[task.user_id].setdefault((task.target_time, task.target_item), {
+            "timestamp": task.target_time, "item_id": task.target_item, "engagement": None,
+            "duration_min": None, "device": None, "rating": None})
+    return {u: [ev[k] for k in sorted(ev, key=lambda k: k[0])] for u, ev in events.items()}

@@ -7,23 +7,31 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..atomic import atomic_path, write_json, write_parquet
+from ..atomic import write_json, write_parquet
 from ..errors import InputError
 from .leakage import check_leakage
 from .schema import TaskSet, read_task_table
 
 
 def save_tasks(tasks: TaskSet, directory: str | Path) -> Path:
-    import pyarrow.parquet as pq
+    from .writer import write_tasks_file
 
     directory = Path(directory)
-    with atomic_path(directory / "tasks.parquet") as tmp:
-        pq.write_table(tasks.table, tmp)
-    cat = tasks.catalog.copy()
+    write_tasks_file(directory / "tasks.parquet", [tasks.table])
+    write_side_files(directory, tasks.catalog, tasks.meta, len(tasks))
+    return directory
+
+
+def write_side_files(directory: str | Path, catalog: pd.DataFrame, meta: dict, n_tasks: int,
+                     n_events: int | None = None) -> dict:
+    """catalog.parquet and manifest.json beside tasks.parquet; returns the manifest."""
+    directory = Path(directory)
+    cat = catalog.copy()
     cat["year"] = cat["year"].astype("Int64")
     write_parquet(directory / "catalog.parquet", cat)
-    write_json(directory / "manifest.json", {**tasks.meta, "leakage_check": "passed", "n_tasks": len(tasks)})
-    return directory
+    manifest = {**meta, "leakage_check": "passed", "n_tasks": n_tasks}
+    write_json(directory / "manifest.json", manifest)
+    return {**manifest, "events": n_events}
 
 
 def load_tasks(path: str | Path, catalog: str | Path | None = None) -> TaskSet:

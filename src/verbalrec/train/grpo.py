@@ -78,10 +78,12 @@ def cpu_threads(n: int):
 
 
 def run_grpo(cfg: GRPOCommon, *, stage: str, model, tokenizer, reward_funcs: list, reward_weights: list[float],
-             dataset, data_hash: str, resume: bool, extra: dict | None = None, callbacks: list | None = None) -> Path:
+             dataset, data_hash: str, resume: bool, extra: dict | None = None, callbacks: list | None = None,
+             rollout_func=None) -> Path:
     """Train ``model`` with TRL GRPO on ``dataset``; save the policy (LoRA merged), its tokenizer
     and ``verbalrec_run.json`` in ``cfg.out``. ``resume`` continues the last complete checkpoint.
-    ``callbacks``: extra ``transformers.TrainerCallback``s (e.g. LangPTune's contrastive update)."""
+    ``callbacks``: extra ``transformers.TrainerCallback``s (e.g. LangPTune's contrastive update).
+    ``rollout_func``: TRL's custom generation (e.g. ``rollout.CandidateRollout``)."""
     from trl import GRPOTrainer
 
     out = Path(cfg.out)
@@ -89,7 +91,7 @@ def run_grpo(cfg: GRPOCommon, *, stage: str, model, tokenizer, reward_funcs: lis
     start = last_checkpoint(ckpt_dir) if resume else None
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=trl_args(cfg, ckpt_dir, reward_weights),
                           train_dataset=dataset, processing_class=tokenizer, peft_config=lora_config(cfg),
-                           callbacks=callbacks)
+                          callbacks=callbacks, **({"rollout_func": rollout_func} if rollout_func else {}))
     t0 = time.perf_counter()
     with cpu_threads(cfg.cpu_threads):
         result = trainer.train(resume_from_checkpoint=str(start) if start else None)

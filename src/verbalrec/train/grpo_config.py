@@ -15,12 +15,11 @@ from pathlib import Path
 
 from ..config import read_yaml
 from ..errors import InputError
+from ..reason import ENDPOINT_MODES, LM_MODES, is_endpoint
 from ..verbalize import VERBALIZERS
 
 KINDS = ("rewrite", "action")
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
-LOCAL_ORACLE_MODES = ("likelihood", "label", "generate")
-ENDPOINT_ORACLE_MODES = ("logprobs", "generate")
 
 
 def _h(text: str) -> dict:
@@ -32,8 +31,6 @@ def _check(ok: bool, problem: str, name: str, fix: str) -> None:
         raise InputError(problem, field=name, fix=fix)
 
 
-def is_endpoint(oracle: str) -> bool:
-    return oracle.startswith(("http://", "https://"))
 
 
 @dataclass(kw_only=True)
@@ -132,7 +129,7 @@ class Stage1Config(GRPOCommon):
         super().__post_init__()
         _check(self.kind in KINDS, f"unknown kind '{self.kind}'", "kind", f"use one of {KINDS}")
         _check(bool(self.oracle.strip()), "must be given", "oracle", "set a model directory or endpoint URL")
-        modes = ENDPOINT_ORACLE_MODES if is_endpoint(self.oracle) else LOCAL_ORACLE_MODES
+        modes = ENDPOINT_MODES if is_endpoint(self.oracle) else LM_MODES
         self.oracle_mode = self.oracle_mode or modes[0]
         _check(self.oracle_mode in modes, f"oracle_mode '{self.oracle_mode}' does not fit this oracle", "oracle_mode",
                f"use one of {modes}")
@@ -157,7 +154,10 @@ class Stage2Config(GRPOCommon):
     verbalizer_max_new_tokens: int = field(default=256, metadata=_h(
         "verbalizer model: tokens per verbalization (0 = action auto-size)"))
     verbalizer_batch_size: int = field(default=8, metadata=_h("verbalizer model: generation batch size"))
-    max_completion_length: int = field(default=16, metadata=_h("answer tokens sampled per completion (' B. Title')"))
+    max_completion_length: int = field(default=16, metadata=_h("answer tokens sampled per completion (rollout=free)"))
+    rollout: str = field(default="candidates", metadata=_h(
+        "candidates: each sampled answer is one of the task's N candidate answers, drawn from the policy's "
+        "likelihood of each (train.rollout); free: sample free text, then parse it"))
     answer_match: str = field(default="label", metadata=_h(
         "what decides the +-1 reward: label (the answer's letter; the paper) or title (the named title; for small "
         "models that never learned the letters)"))
@@ -169,6 +169,8 @@ class Stage2Config(GRPOCommon):
                f"use one of {VERBALIZERS} or an existing directory")
         _check(self.answer_match in ("label", "title"), f"unknown answer_match '{self.answer_match}'", "answer_match",
                "use label or title")
+        _check(self.rollout in ("candidates", "free"), f"unknown rollout '{self.rollout}'", "rollout",
+               "use candidates or free")
         _check(self.verbalizer_kind in ("",) + KINDS, "unknown verbalizer_kind", "verbalizer_kind", f"use one of {KINDS}")
         _check(self.verbalizer_max_new_tokens >= 0 and self.verbalizer_batch_size >= 1, "must be >= 0 / >= 1",
                "verbalizer_max_new_tokens", "use positive values")

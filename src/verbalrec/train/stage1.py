@@ -22,7 +22,7 @@ from ..rewards import AccuracyReward, CompressionRatio, LengthReward, RankingRew
 from ..tasks.schema import Task, TaskSet
 from ..verbalize.template import Catalog, TemplateVerbalizer
 from .grpo import policy_model, prepare_out, run_grpo, training_tasks
-from .grpo_config import Stage1Config, is_endpoint
+from .grpo_config import Stage1Config
 
 
 def make_policy_verbalizer(kind: str, model, tokenizer, catalog: Catalog, *, max_new_tokens: int,
@@ -94,26 +94,11 @@ class PolicyPostprocess:
 
 
 def make_oracle(cfg: Stage1Config, catalog: Catalog, out: Path):
-    """The frozen oracle Reasoner: an endpoint (``reason.endpoint``, if installed) or a local LM."""
-    if is_endpoint(cfg.oracle):
-        try:
-            from ..reason.endpoint import EndpointConfig, EndpointReasoner
-        except ImportError as err:
-            raise InputError(f"endpoint oracle unavailable ({err})", field="oracle",
-                             fix="give a local model directory as oracle") from None
-        conf = EndpointConfig(base_url=cfg.oracle, model=cfg.oracle_model, mode=cfg.oracle_mode,
-                              cache_path=str(out / "oracle_cache.sqlite"))
-        return EndpointReasoner(conf, catalog)
-    import torch
-
-    from ..models import load_causal_lm
-    from ..reason.lm import CandidateLikelihoodReasoner, GenerativeReasoner, LabelScoringReasoner
-
-    model, tokenizer = load_causal_lm(cfg.oracle, device="cuda" if torch.cuda.is_available() else "cpu")
-    model.requires_grad_(False)
-    cls = {"likelihood": CandidateLikelihoodReasoner, "label": LabelScoringReasoner,
-           "generate": GenerativeReasoner}[cfg.oracle_mode]
-    return cls(model, tokenizer, catalog, max_length=cfg.oracle_max_length, batch_size=cfg.oracle_batch_size)
+    """The frozen oracle Reasoner: an endpoint or a local LM, by ``reason.make_reasoner``."""
+    from ..reason import make_reasoner
+    return make_reasoner(cfg.oracle_mode, cfg.oracle, catalog, max_length=cfg.oracle_max_length,
+                         batch_size=cfg.oracle_batch_size, served_model=cfg.oracle_model,
+                         cache_path=str(out / "oracle_cache.sqlite"))
 
 
 def stage1_rewards(cfg: Stage1Config, oracle, postprocess) -> tuple[list, list[float]]:

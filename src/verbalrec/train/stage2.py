@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from ..errors import InputError
-from ..reason.prompt import fit_prompt
+from ..reason.prompt import answer_text, fit_prompt
 from ..rewards import ReasonerReward
 from ..tasks.schema import TaskSet
 from ..verbalize import VERBALIZERS, make_verbalizer
@@ -78,9 +78,10 @@ def verbalize_once(train: TaskSet, verbalizer, cache_path: Path) -> tuple[list[s
     return texts, {"verbalizer_name": cached.name, "verbalizer_version": cached.version, "generated": cached.misses}
 
 
-def reasoner_rows(train: TaskSet, contexts: list[str], tokenizer, catalog: Catalog, max_length: int) -> list[dict]:
+def reasoner_rows(train: TaskSet, contexts: list[str], tokenizer, catalog: Catalog, max_length: int,
+                  with_candidates: bool = True) -> list[dict]:
     """One row per training task: the reasoner prompt and what ``ReasonerReward`` reads."""
-    return [{"prompt": fit_prompt(tokenizer, ctx, task.candidates, catalog, max_length),
+    return [{"prompt": fit_prompt(tokenizer, ctx, task.candidates, catalog, max_length, with_candidates=with_candidates),
              "candidate_titles": [catalog.title(c) for c in task.candidates],
              "label": int(task.label), "task_id": task.task_id}
             for task, ctx in zip(train.tasks(), contexts)]
@@ -97,7 +98,16 @@ def train_reasoner(cfg: Stage2Config, resume: bool = False) -> Path:
     contexts, info = verbalize_once(train, verbalizer, out / "verbalizations.sqlite")
     del verbalizer  # frees a verbalizer model before the policy loads
     model, tokenizer = policy_model(cfg.policy)
-    rows = reasoner_rows(train, contexts, tokenizer, catalog, cfg.max_prompt_length)
+    # constrained rollouts score each candidate answer, as the likelihood Reasoner does: no list
+    rows = reasoner_rows(train, contexts, tokenizer, catalog, cfg.max_prompt_length,
+                         with_candidates=cfg.rollout == "free")
+    rollout = None
+    if cfg.rollout == "candidates":
+        import os
+        os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental in TRL
+        from .rollout import CandidateRollout
+        rollout = CandidateRollout({r["prompt"]: [answer_text(t) for t in r["candidate_titles"]] for r in rows},
+                                   tokenizer, temperature=cfg.temperature, seed=cfg.seed)
     return run_grpo(cfg, stage="stage2-reasoner", model=model, tokenizer=tokenizer, reward_funcs=[ReasonerReward(cfg.answer_match)],
                     reward_weights=[1.0], dataset=Dataset.from_list(rows),
-                    data_hash=tasks.meta.get("data_hash", "unknown"), resume=resume, extra=info)
+                    data_hash=tasks.meta.get("data_hash", "unknown"), resume=resume, extra=info, rollout_func=rollout)

@@ -1,15 +1,25 @@
 """Warm start for small from-scratch models (a stage of our own, before the paper's GRPO stages).
 
 A model built in-project knows no language; one answer token per task is too little signal for
-it to learn anything (measured: chance level). So it first learns the domain densely: each
-training task is written in the exact reasoner layout -- instruction, fenced verbalized history,
-candidates, 'Answer:' and the target's line ' B. Title' -- and *every* token is predicted (TRL
-``SFTTrainer`` on a plain text dataset). Histories come in each verbalized form the model will
-read (template, heuristic, ...). Only training-split tasks are used: no valid/test target is seen.
+it to learn anything (measured: chance level). So it first learns the domain densely, as a plain
+language model (TRL ``SFTTrainer``, every token predicted, sequences packed), on two kinds of
+text built from the training split only:
+
+* **history documents**: each user's training events, cut into windows and written in a seeded
+  mix of verbalizations (``verbalize.mix``: template, template + metadata, heuristic, titles,
+  sentences, random field drops, random line subsets). Every line is a next-item prediction, in
+  every wording, so the model learns the items rather than one layout;
+* **prompt documents**: training tasks in the exact reasoner layout -- instruction, fenced history
+  (a mix wording again), candidates, ``Answer:`` and the target's title -- so the answer position
+  the likelihood Reasoner scores is trained too.
+
+No valid/test target is ever seen: both kinds come from ``tasks.schema.training_events`` and the
+training tasks, which precede every evaluation target (``leave_last``).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -17,9 +27,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..reason.prompt import answer_text, build_prompt, fit_prompt
-from ..tasks.schema import TaskSet
-from ..verbalize import VERBALIZERS, make_verbalizer
-from ..verbalize.template import Catalog, candidate_labels
+from ..tasks.schema import Task, TaskSet, training_events
+from ..verbalize.mix import HISTORY_PASSES, MIX_STYLES, VerbalizationMix, check_mix
+from ..verbalize.template import Catalog
 from .provenance import run_summary, save_provenance
 
 
@@ -28,41 +38,96 @@ class WarmStartConfig:
     tasks: str = field(metadata={"help": "task folder (its train split is the corpus)"})
     out: str = field(metadata={"help": "model directory to write"})
     size: str = field(default="small", metadata={"help": "in-project model size: tiny, small or base"})
-    verbalizers: tuple[str, ...] = field(default=("template",), metadata={
-        "help": "verbalized forms of the histories in the corpus, e.g. template,heuristic"})
-    max_length: int = field(default=1024, metadata={"help": "tokens per example; oldest history cut first"})
+    item_tokens: bool = field(default=True, metadata={
+        "help": "each catalog title is one token of the tokenizer (a history line costs a few tokens, "
+                "a candidate's likelihood is one softmax over the items)"})
+    vocab_size: int = field(default=0, metadata={"help": "BPE vocabulary besides the title tokens (0 = the size's default)"})
+    history_passes: dict = field(default_factory=lambda: dict(HISTORY_PASSES), metadata={
+        "help": "history documents: times each user's training events are written in each style "
+                "(verbalize.mix.MIX_STYLES; fractions cover that share of the users)"})
+    mix: dict = field(default_factory=lambda: dict(MIX_STYLES), metadata={
+        "help": "prompt documents: styles of the history and their weights"})
+    subset_p: float = field(default=0.25, metadata={"help": "share of texts written over a random subset of lines"})
+    window: tuple[int, int] = field(default=(8, 40), metadata={
+        "help": "history documents: events per window, drawn uniformly in [low, high]"})
+    prompt_share: float = field(default=0.5, metadata={
+        "help": "prompt documents: share of training tasks written in the reasoner layout (0 = none)"})
+    max_length: int = field(default=1024, metadata={"help": "tokens per packed sequence; prompts fit it, oldest lines cut first"})
     max_tasks: int = field(default=0, metadata={"help": "use at most this many training tasks (0 = all)"})
     epochs: float = field(default=1.0, metadata={"help": "passes over the corpus"})
     max_steps: int = field(default=-1, metadata={"help": "stop after this many optimizer steps (-1 = epochs decide)"})
-    batch_size: int = field(default=8, metadata={"help": "examples per optimizer step"})
+    batch_size: int = field(default=8, metadata={"help": "packed sequences per optimizer step"})
     learning_rate: float = field(default=3e-3, metadata={"help": "peak learning rate (cosine decay, 5% warm-up)"})
     save_steps: int = field(default=100, metadata={"help": "checkpoint every this many steps (resume continues from the last)"})
-    seed: int = field(default=0, metadata={"help": "seed of tokenizer/model init, data order and dropout"})
+    seed: int = field(default=0, metadata={"help": "seed of the corpus, tokenizer/model init, data order and dropout"})
     report_to: str = field(default="none", metadata={"help": "none, tensorboard or wandb (TRL's report_to)"})
 
     def __post_init__(self):
-        self.verbalizers = tuple(self.verbalizers.split(",") if isinstance(self.verbalizers, str) else self.verbalizers)
-        for v in self.verbalizers:
-            if v not in VERBALIZERS:
-                raise InputError(f"unknown verbalizer '{v}'", field="verbalizers", fix=f"use some of {VERBALIZERS}")
+        self.mix = check_mix(self.mix)
+        self.history_passes = check_mix(self.history_passes) if self.history_passes else {}
+        self.window = tuple(int(w) for w in self.window)
+        if len(self.window) != 2 or not 1 <= self.window[0] <= self.window[1]:
+            raise InputError(f"bad window {self.window}", field="window", fix="give [low, high] with 1 <= low <= high")
         if self.max_length < 128:
             raise InputError("max_length below 128 leaves no room for a history", field="max_length", fix="use >= 128")
         if self.batch_size < 1 or self.save_steps < 1:
             raise InputError("batch_size and save_steps must be >= 1", field="batch_size", fix="use positive values")
+        if not (0 <= self.prompt_share <= 1 and 0 <= self.subset_p <= 1):
+            raise InputError("prompt_share and subset_p must be in [0, 1]",
+                             field="prompt_share", fix="use shares between 0 and 1")
 
 
-def corpus(tasks: TaskSet, verbalizers: tuple[str, ...], tokenizer, max_length: int) -> list[str]:
-    """One dense-LM example per (training task, verbalizer): prompt + the target's answer line."""
-    catalog = Catalog(tasks.catalog)
-    texts = []
-    for name in verbalizers:
-        verbalizer = make_verbalizer(name, catalog)
-        for batch in tasks.batches(512):
-            for task, context in zip(batch, verbalizer.verbalize(batch)):
-                label = candidate_labels(len(task.candidates))[task.label]
-                prompt = (fit_prompt(tokenizer, context, task.candidates, catalog, max_length) if tokenizer
-                          else build_prompt(context, task.candidates, catalog))
-                texts.append(prompt + answer_text(label, catalog.title(task.target_item)))
+def _window_task(user: str, events: list[dict]) -> Task:
+    """A pseudo-task whose history is ``events`` (the verbalizers read tasks)."""
+    col = lambda k: [e[k] for e in events]  # noqa: E731
+    return Task(task_id="", user_id=user, split="train", target_time=0, target_item="", discovery=False,
+                label=0, candidates=[], hist_item=col("item_id"), hist_time=col("timestamp"),
+                hist_engagement=[e["engagement"] or "play" for e in events], hist_duration=col("duration_min"),
+                hist_device=col("device"), hist_rating=col("rating"))
+
+
+def history_documents(train: TaskSet, catalog: Catalog, passes: dict[str, float], window: tuple[int, int],
+                      subset_p: float, rng: random.Random) -> list[str]:
+    """Each user's training events cut into windows of random length, written ``passes[style]``
+    times in each style (a fractional pass covers that share of the users). Cheap styles (titles:
+    ~2 tokens an event) carry the sequence signal many times over; wordy ones teach reading."""
+    docs = []
+    users = sorted(training_events(train).items())
+    for style, n in passes.items():
+        mix = VerbalizationMix(catalog, {style: 1.0}, subset_p)
+        for p in range(math.ceil(n)):
+            chosen = users if p + 1 <= n else rng.sample(users, round((n - p) * len(users)))
+            for user, events in chosen:
+                start = rng.randrange(min(window[0], len(events)))  # a new cut each pass
+                while start < len(events):
+                    w = rng.randint(*window)
+                    docs.append(mix.verbalize_one(_window_task(user, events[start:start + w]), rng)[1])
+                    start += w
+    return docs
+
+
+def prompt_documents(train: TaskSet, mix: VerbalizationMix, share: float, tokenizer, max_length: int,
+                     rng: random.Random) -> list[str]:
+    """A ``share`` of the training tasks in the reasoner layout, each history in a drawn style,
+    followed by the target's answer line."""
+    docs = []
+    for task in train.tasks():
+        if rng.random() >= share:
+            continue
+        context = mix.verbalize_one(task, rng)[1]
+        prompt = (fit_prompt(tokenizer, context, task.candidates, mix.catalog, max_length, with_candidates=False)
+                  if tokenizer else build_prompt(context, task.candidates, mix.catalog, with_candidates=False))
+        docs.append(prompt + answer_text(mix.catalog.title(task.target_item)))
+    return docs
+
+
+def corpus(train: TaskSet, cfg: WarmStartConfig, tokenizer=None) -> list[str]:
+    """The warm start's texts, shuffled; the same seed gives the same list."""
+    rng = random.Random(cfg.seed)
+    mix = VerbalizationMix(Catalog(train.catalog), cfg.mix, cfg.subset_p)
+    texts = history_documents(train, mix.catalog, cfg.history_passes, cfg.window, cfg.subset_p, rng)
+    texts += prompt_documents(train, mix, cfg.prompt_share, tokenizer, cfg.max_length, rng)
+    rng.shuffle(texts)
     return texts
 
 
@@ -84,19 +149,22 @@ def warm_start(cfg: WarmStartConfig, resume: bool = False) -> Path:
     out, ckpt = Path(cfg.out), Path(cfg.out) / "checkpoints"
     if not (out / "config.json").exists():
         # the tokenizer learns from the corpus itself (built without truncation for this purpose)
-        build_and_save(corpus(train, cfg.verbalizers, None, cfg.max_length), out, cfg.size, seed=cfg.seed)
+        catalog = Catalog(train.catalog)
+        titles = [catalog.title(i) for i in catalog.rows] if cfg.item_tokens else []
+        build_and_save(corpus(train, cfg), out, cfg.size, vocab_size=cfg.vocab_size or None, seed=cfg.seed,
+                       phrases=titles)
     elif not resume and not ckpt.exists():
         raise InputError("model directory exists", file=out, fix="pass --resume to continue it, or a new --out")
     model, tokenizer = load_causal_lm(out, padding_side="right")
     model.train()
-    texts = corpus(train, cfg.verbalizers, tokenizer, cfg.max_length)
-    random.Random(cfg.seed).shuffle(texts)
+    texts = corpus(train, cfg, tokenizer)
     args = SFTConfig(output_dir=str(ckpt), max_length=cfg.max_length, per_device_train_batch_size=cfg.batch_size,
                      num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, learning_rate=cfg.learning_rate,
                      lr_scheduler_type="cosine", warmup_steps=0.05, weight_decay=0.01, logging_steps=10,
                      save_steps=cfg.save_steps, save_total_limit=2, seed=cfg.seed, data_seed=cfg.seed,
                      use_cpu=not torch.cuda.is_available(), bf16=False, report_to=cfg.report_to,
-                     dataset_text_field="text", packing=False, disable_tqdm=False)
+                     dataset_text_field="text", packing=True, packing_strategy="wrapped",
+                     disable_tqdm=False)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": texts}),
                          processing_class=tokenizer)
     t0 = time.perf_counter()

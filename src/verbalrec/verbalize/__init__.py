@@ -5,7 +5,7 @@ from ..errors import InputError
 from .heuristic import HeuristicVerbalizer
 from .template import TemplateVerbalizer
 
-RULE_VERBALIZERS = ("template", "template+meta", "heuristic")
+RULE_VERBALIZERS = ("template", "template+meta", "heuristic", "titles", "sentences")
 LM_VERBALIZERS = ("zero-shot", "rewrite", "action")
 VERBALIZERS = RULE_VERBALIZERS + LM_VERBALIZERS
 
@@ -15,6 +15,9 @@ def make_verbalizer(name: str, catalog, lm: tuple | None = None, **kw):
         return TemplateVerbalizer(catalog, metadata=name == "template+meta")
     if name == "heuristic":
         return HeuristicVerbalizer(catalog)
+    if name in ("titles", "sentences"):
+        from .mix import SentencesVerbalizer, TitlesVerbalizer
+        return (TitlesVerbalizer if name == "titles" else SentencesVerbalizer)(catalog)
     if name in LM_VERBALIZERS:
         if lm is None:
             raise InputError(f"verbalizer '{name}' needs a language model", field="verbalizer-model",

@@ -1,0 +1,98 @@
+"""Task files written the same way by every engine: byte-identical for the same tasks.
+
+Rows are cut into row groups of ``ROW_GROUP`` tasks whatever the blocks were; within a row
+group every item/engagement/device list is dictionary-encoded with its values sorted, so the
+bytes depend only on the tasks. Parquet stores plain strings (the Arrow schema is not stored),
+so any reader sees ``TASK_SCHEMA``.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ..atomic import atomic_path
+from .schema import TASK_SCHEMA
+
+ROW_GROUP = 32768
+DICT_LISTS = ("candidates", "hist_item", "hist_engagement", "hist_device")
+_DICT = pa.list_(pa.dictionary(pa.int32(), pa.string()))
+WRITE_SCHEMA = pa.schema([pa.field(f.name, _DICT) if f.name in DICT_LISTS else f for f in TASK_SCHEMA])
+_OPTIONS = dict(compression="lz4", use_dictionary=list(DICT_LISTS) + ["split"], store_schema=False,
+                write_statistics=["task_id", "user_id", "split", "target_time"], data_page_version="2.0")
+
+
+def _canonical(values: pa.Array) -> pa.DictionaryArray:
+    """Dictionary-encode with the dictionary = the sorted distinct values present."""
+    if not pa.types.is_dictionary(values.type):
+        values = pc.dictionary_encode(values)
+    idx = values.indices.to_numpy(zero_copy_only=False)
+    valid = ~np.asarray(values.is_null())
+    idx = np.where(valid, idx, 0).astype(np.int64)
+    present = np.flatnonzero(np.bincount(idx[valid], minlength=len(values.dictionary)))
+    words = values.dictionary.take(pa.array(present))
+    order = np.asarray(pc.sort_indices(words))
+    remap = np.zeros(max(1, len(values.dictionary)), np.int32)
+    remap[present[order]] = np.arange(len(present), dtype=np.int32)
+    new = pa.array(remap[idx], mask=~valid if not valid.all() else None)
+    return pa.DictionaryArray.from_arrays(new, words.take(pa.array(order)))
+
+
+def _dict_list(col: pa.ChunkedArray) -> pa.ListArray:
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    offsets = np.asarray(arr.offsets) - np.asarray(arr.offsets)[0]
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), _canonical(arr.flatten()))
+
+
+def write_form(table: pa.Table) -> pa.Table:
+    """A task table (TASK_SCHEMA or WRITE_SCHEMA) as written: one chunk per column (page cuts
+    follow chunks), canonical dictionaries."""
+    table = table.combine_chunks()
+    cols = [_dict_list(table[f.name]) if f.name in DICT_LISTS else table[f.name].cast(f.type)
+            for f in WRITE_SCHEMA]
+    return pa.Table.from_arrays(cols, schema=WRITE_SCHEMA)
+
+
+def row_groups(tables: Iterable[pa.Table], size: int = ROW_GROUP) -> Iterator[pa.Table]:
+    """Re-cut a stream of tables into tables of exactly ``size`` rows (the last may be shorter)."""
+    buf, n = [], 0
+    for t in tables:
+        if t is None or not t.num_rows:
+            continue
+        buf.append(t)
+        n += t.num_rows
+        while n >= size:
+            whole = pa.concat_tables(buf)
+            yield whole.slice(0, size)
+            rest = whole.slice(size)
+            buf, n = ([rest] if rest.num_rows else []), rest.num_rows
+    if n:
+        yield pa.concat_tables(buf)
+
+
+def write_tasks_file(path: str | Path, tables: Iterable[pa.Table]) -> int:
+    """Write a stream of task tables (in task order) atomically; returns the number of rows.
+    Encoding and writing run in a second thread, beside the producer of ``tables``."""
+    rows = 0
+    with atomic_path(path) as tmp:
+        with pq.ParquetWriter(tmp, WRITE_SCHEMA, **_OPTIONS) as writer, ThreadPoolExecutor(1) as pool:
+            pending = None
+            for group in row_groups(tables):
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(lambda g: writer.write_table(write_form(g), row_group_size=ROW_GROUP), group)
+                rows += group.num_rows
+            if pending is not None:
+                pending.result()
+    return rows
+
+
+def to_task_schema(table: pa.Table) -> pa.Table:
+    """Write form -> TASK_SCHEMA (plain strings), for tasks kept in memory."""
+    return table.cast(TASK_SCHEMA)
