@@ -206,7 +206,6 @@ def prepare(source, protocol: TaskProtocol) -> Prepared:
     if catalog is None:
         import pandas as pd
         catalog = catalog_from_events(pd.DataFrame({"item_id": c.items.to_pylist()}))
-    check_catalog_size(protocol, len(catalog))
     ordinal = np.arange(len(c.user), dtype=np.int64)
     order = sort_order(c.user, c.timestamp)
     arrays = [c.user, c.timestamp, c.item, c.engagement, c.device, c.duration, c.rating, ordinal]
@@ -214,6 +213,7 @@ def prepare(source, protocol: TaskProtocol) -> Prepared:
         arrays = [a[order] for a in arrays]
     user, ts, item, eng, dev, dur, rating, ordinal = arrays
     raise_row_problem([duplicates(user, ts, item, eng, ordinal)], files, rows, name)
+    check_catalog_size(protocol, len(catalog))  # after the row checks, before any task is built
     ev = Events(user, c.users, ts, item, eng, c.engagements, dev, c.devices, dur, rating)
     ctx = Context(protocol, c.items)
     if protocol.split == "time":
