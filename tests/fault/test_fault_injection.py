@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 
 import numpy as np
 import pytest
@@ -101,8 +102,10 @@ def test_a_persistent_fault_stops_clearly_and_the_rerun_sends_only_what_is_missi
     with FaultServer(plan, answer, hang_s=1.5) as server:
         cfg.base_url = server.base_url
         r = EndpointReasoner(cfg, catalog)
+        t0 = time.perf_counter()
         with pytest.raises(EndpointError) as err:
-            timed(lambda: r.score(tasks, contexts))
+            r.score(tasks, contexts)
+        first_wall = time.perf_counter() - t0
         text = str(err.value)
         assert isinstance(err.value, InputError) and len(text.splitlines()) == 1
         assert f"{server.base_url}/completions failed 3 times (last: error body: injected failure)" in text
@@ -115,7 +118,7 @@ def test_a_persistent_fault_stops_clearly_and_the_rerun_sends_only_what_is_missi
         scores, wall = timed(lambda: rerun.score(tasks, contexts))
         resent = [p for p, _, _ in server.log[first:]]
         report("persistent fault, stop, heal, rerun", rerun, server, wall, first_run_requests=r.stats["requests"],
-               first_run_kept=kept, resent=len(resent))
+               first_run_kept=kept, first_run_wall_s=round(first_wall, 2), resent=len(resent))
     assert scores.valid.all() and scores.predict().tolist() == [label_of(p) for p in prompts]
     assert len(resent) == len(set(resent)) == 24 - kept and rerun.stats["cache_hits"] == kept
     assert prompts[13] in resent
