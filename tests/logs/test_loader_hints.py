@@ -63,3 +63,12 @@ def test_a_saved_log_with_times_out_of_range_is_refused(tmp_path, tiny_log):
     with pytest.raises(InputError, match=r"events.parquet, row 1, field 'timestamp'.*outside"):
         load_saved_log(tmp_path / "log")
     assert isinstance(pd.read_parquet(tmp_path / "log" / "events.parquet"), pd.DataFrame)
+
+
+def test_tasks_build_of_a_damaged_saved_log_is_one_line(tmp_path, tiny_log, capsys):
+    from verbalrec.cli import main
+    save_log(tiny_log, tmp_path / "log")
+    (tmp_path / "log" / "log.json").write_text("{broken")
+    assert main(["tasks", "build", str(tmp_path / "log"), "--n-candidates", "3", "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err
+    assert "log.json: not valid JSON" in err and len(err.strip().splitlines()) == 1

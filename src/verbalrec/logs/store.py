@@ -50,22 +50,13 @@ def save_log(log: EventLog, directory: str | Path) -> Path:
 def load_saved_log(directory: str | Path) -> EventLog:
     """Read a folder ``save_log`` wrote; a damaged one is named, and its times are re-checked."""
     directory = Path(directory)
-    manifest = directory / MANIFEST
-    fix = "recreate it with `verbalrec data convert` or `verbalrec data synth`"
-    if not manifest.exists():
-        raise InputError("not a saved verbalrec log (no log.json)", file=directory, fix=fix)
-    try:
-        info = json.loads(manifest.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as err:
-        raise InputError(f"not valid JSON ({err})", file=manifest, fix=fix) from None
-    if not isinstance(info, dict):
-        raise InputError("not a JSON object", file=manifest, fix=fix)
-    events, catalog = (_read_parquet(directory / name, fix) for name in ("events.parquet", "catalog.parquet"))
+    info = read_manifest(directory)
+    events, catalog = (read_part(directory / name) for name in ("events.parquet", "catalog.parquet"))
     for frame, path, columns in ((events, "events.parquet", REQUIRED_EVENT_COLUMNS),
                                  (catalog, "catalog.parquet", ["item_id"])):
         missing = [c for c in columns if c not in frame.columns]
         if missing:
-            raise InputError(f"missing column(s) {missing}", file=directory / path, field=missing[0], fix=fix)
+            raise InputError(f"missing column(s) {missing}", file=directory / path, field=missing[0], fix=_FIX)
     events["timestamp"] = unix_seconds(events["timestamp"], file=directory / "events.parquet", row_offset=1)
     for col in ("genres", "tags"):
         if col in catalog.columns:
@@ -73,11 +64,29 @@ def load_saved_log(directory: str | Path) -> EventLog:
     return EventLog(events, catalog, name=info.get("name", directory.name), meta=info.get("meta", {}))
 
 
-def _read_parquet(path: Path, fix: str) -> pd.DataFrame:
+_FIX = "recreate it with `verbalrec data convert` or `verbalrec data synth`"
+
+
+def read_manifest(directory: Path) -> dict:
+    """``log.json`` of a saved log; a missing or broken one is named."""
+    manifest = Path(directory) / MANIFEST
+    if not manifest.exists():
+        raise InputError("not a saved verbalrec log (no log.json)", file=directory, fix=_FIX)
+    try:
+        info = json.loads(manifest.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InputError(f"not valid JSON ({err})", file=manifest, fix=_FIX) from None
+    if not isinstance(info, dict):
+        raise InputError("not a JSON object", file=manifest, fix=_FIX)
+    return info
+
+
+def read_part(path: Path) -> pd.DataFrame:
+    """One Parquet file of a saved log; a missing or unreadable one is named."""
     import pyarrow.lib
     if not path.exists():
-        raise InputError("file missing from the saved log", file=path, fix=fix)
+        raise InputError("file missing from the saved log", file=path, fix=_FIX)
     try:
         return pd.read_parquet(path)
     except (pyarrow.lib.ArrowException, OSError) as err:
-        raise InputError(f"not a readable Parquet file ({err})", file=path, fix=fix) from None
+        raise InputError(f"not a readable Parquet file ({err})", file=path, fix=_FIX) from None

@@ -9,7 +9,6 @@ row checks are computed by each engine and reported here, so both engines say th
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,10 +54,10 @@ def resolve(source) -> LogFiles:
     path = Path(source)
     catalog = None
     if path.is_dir() and (path / "log.json").exists():
-        import pandas as pd
-        catalog = pd.read_parquet(path / "catalog.parquet")
+        from ..logs.store import read_manifest, read_part
+        name = read_manifest(path).get("name", path.name)  # a broken log.json or catalog is named
+        catalog = read_part(path / "catalog.parquet")
         files, root = [path / "events.parquet"], path
-        name = json.loads((path / "log.json").read_text()).get("name", path.name)
     elif path.is_dir():
         files, root, name = _parquet_files(path), path, path.name
     elif path.is_file() and path.suffix == ".parquet":
