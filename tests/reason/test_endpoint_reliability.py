@@ -68,6 +68,16 @@ def test_a_body_without_an_answer_is_not_stored(tmp_path, waits, payload):
     assert r.stats["stored"] == 0
 
 
+@pytest.mark.parametrize("logprobs", [{"content": [{}]}, {"top_logprobs": [{" A": "high"}]}, {"top_logprobs": 3}])
+def test_malformed_logprobs_are_retried_and_not_stored(tmp_path, waits, logprobs):
+    tasks, contexts, catalog = tiny_tasks()
+    body = {"choices": [{"text": " A", "logprobs": logprobs}]}
+    with FakeServer(lambda n, b: (200, {}, body) if n == 0 else (200, {}, completion_logprobs({" A": -0.1}))) as fake:
+        r = EndpointReasoner(config(tmp_path, fake.base_url, mode="logprobs"), catalog)
+        assert r.score(tasks[:1], contexts[:1]).valid.all()
+    assert len(fake.requests) == 2 and r.stats["retries"] == 1 and r.stats["stored"] == 1
+
+
 def test_logprobs_missing_is_refused_before_caching(tmp_path, waits):
     tasks, contexts, catalog = tiny_tasks()
     state = {"logprobs": False}

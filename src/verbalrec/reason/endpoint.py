@@ -317,7 +317,13 @@ class EndpointReasoner:
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             return "no choices in the body"
         if self.config.mode == "logprobs":
-            return None if isinstance(choices[0].get("logprobs"), dict) and choices[0]["logprobs"] else NO_LOGPROBS
+            if not (isinstance(choices[0].get("logprobs"), dict) and choices[0]["logprobs"]):
+                return NO_LOGPROBS
+            try:  # the shape score() reads: {token: number}
+                [float(v) for v in _top_logprobs(data).values() if v is not None]
+            except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+                return "malformed logprobs in the body"
+            return None
         message = choices[0].get("message")
         text = message.get("content") if isinstance(message, dict) else choices[0].get("text")
         return None if isinstance(text, str) else "no answer text in the body"
