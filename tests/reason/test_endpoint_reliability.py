@@ -96,8 +96,11 @@ def test_answers_received_before_an_abort_are_kept(tmp_path, waits):
     tasks, contexts = tasks[:6], contexts[:6]
     prompts = [build_prompt(c, t.candidates, catalog) for t, c in zip(tasks, contexts)]
     state = {"bad": prompts[0]}
+    arrived = threading.Barrier(6, timeout=10)  # all six in flight before the bad one fails
 
-    def respond(n, body):  # the bad one fails at once; the others answer while the client aborts
+    def respond(n, body):  # the bad one fails first; the others answer while the client aborts
+        if state["bad"] and n < 6:
+            arrived.wait()
         if body["prompt"] == state["bad"]:
             return 400, {}, {"error": "prompt too long"}
         time.sleep(0.3)
