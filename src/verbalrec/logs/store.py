@@ -15,9 +15,8 @@ from ..errors import InputError
 from .schema import REQUIRED_EVENT_COLUMNS, EventLog, unix_seconds
 
 MANIFEST = "log.json"
-
-
 _FILES = ("events.parquet", "catalog.parquet", MANIFEST)
+_FIX = "recreate it with `verbalrec data convert` or `verbalrec data synth`"
 
 
 def save_log(log: EventLog, directory: str | Path) -> Path:
@@ -63,8 +62,6 @@ def load_saved_log(directory: str | Path) -> EventLog:
             catalog[col] = [list(v) if v is not None else [] for v in catalog[col]]
     return EventLog(events, catalog, name=info.get("name", directory.name), meta=info.get("meta", {}))
 
-
-_FIX = "recreate it with `verbalrec data convert` or `verbalrec data synth`"
 
 
 def read_manifest(directory: Path) -> dict:

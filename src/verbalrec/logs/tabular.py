@@ -11,7 +11,8 @@ import pandas as pd
 
 from ..errors import InputError, shown
 from .readers import read_delimited, read_text
-from .schema import TS_MAX, TS_MIN, UNIT_SECONDS, EventLog, catalog_from_events, unix_seconds, validate_catalog, validate_events
+from .schema import (TS_MAX, TS_MIN, UNIT_SECONDS, EventLog, catalog_from_events, unix_seconds, validate_catalog,
+                     validate_events)
 
 TIMESTAMP_UNITS = ("s", "ms", "us", "ns", "iso")
 
@@ -66,9 +67,9 @@ def read_jsonl(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
             continue
         try:
             record = json.loads(line)
-        except ValueError as err:
-            raise InputError(f"not valid JSON ({err.msg if hasattr(err, 'msg') else err}, column "
-                             f"{getattr(err, 'colno', '?')})", file=path, row=number,
+        except (ValueError, RecursionError) as err:  # RecursionError: nested too deep
+            detail = f"{err.msg}, column {err.colno}" if isinstance(err, json.JSONDecodeError) else type(err).__name__
+            raise InputError(f"not valid JSON ({detail})", file=path, row=number,
                              fix="one JSON object per line") from None
         if not isinstance(record, dict):
             raise InputError(f"a JSON {type(record).__name__}, not an object", file=path, row=number,
