@@ -99,11 +99,13 @@ def cmd_verbalize(args) -> None:
 
 def cmd_eval(args) -> None:
     from .atomic import write_json
-    from .evaluate.run import run_eval
+    from .evaluate.run import default_baseline, planned_systems, run_eval
     from .evaluate.table import print_table
     from .tasks import load_tasks
+    rankers, verbalizers = args.rankers.split(","), args.verbalizers.split(",")
+    baseline = args.baseline or default_baseline(planned_systems(rankers, verbalizers))
     tasks = load_tasks(args.tasks)
-    doc = run_eval(tasks, args.rankers.split(","), args.verbalizers.split(","), args.split, args.baseline,
+    doc = run_eval(tasks, rankers, verbalizers, args.split, baseline,
                    args.seed, args.model, args.max_length, args.limit, not args.quiet,
                    args.verbalizer_model, args.cache)
     print_table(doc, title=f"{args.tasks} — {args.split} split")
@@ -283,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--cache", default="runs/cache/verbalizations.sqlite", help="verbalization cache (sqlite)")
     ev.add_argument("--max-length", type=int, default=2048, help="prompt token budget; oldest history cut first")
     ev.add_argument("--split", default="test")
-    ev.add_argument("--baseline", default="random", help="Δ%% is reported relative to this system")
+    ev.add_argument("--baseline", help="Δ%% is reported relative to this system (default: random when it is "
+                    "scored, else the first system), e.g. popularity or template/likelihood")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--limit", type=int, default=0, help="score only the first N tasks of the split (0 = all)")
     ev.add_argument("--out", help="write the results JSON here")

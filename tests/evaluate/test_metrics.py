@@ -55,3 +55,42 @@ def test_mean_ci_brackets_the_mean():
     x = np.r_[np.ones(30), np.zeros(70)]
     m, lo, hi = mean_ci(x)
     assert m == 0.3 and lo < 0.3 < hi and hi - lo < 0.25
+
+
+# a top-k answer (an endpoint's top log-probs): 2 candidates scored, 8 left at -inf, N = 10
+TOP2 = np.array([[-0.1, -2.3] + [-np.inf] * 8])
+
+
+def test_a_target_outside_the_returned_top_k_is_a_valid_miss():
+    m = per_task_metrics(TOP2, np.array([2]), np.array([True]), ks=(1, 2, 10), n_candidates=[10])
+    assert m["valid"].tolist() == [1.0]  # an answer came back: not "no answer"
+    assert m["hr@1"][0] == 0 and m["hr@2"][0] == 0 and m["hr@10"][0] == 1  # rank uniform on 3..10
+    ranks = np.arange(3, 11)
+    assert m["mrr"][0] == pytest.approx(np.mean(1 / ranks))
+    assert m["ndcg@10"][0] == pytest.approx(np.mean(1 / np.log2(ranks + 1)))
+
+
+def test_a_target_inside_the_top_k_is_ranked_among_the_scored():
+    m = per_task_metrics(TOP2, np.array([1]), np.array([True]), ks=(1, 2), n_candidates=[10])
+    assert m["hr@1"][0] == 0 and m["hr@2"][0] == 1 and m["mrr"][0] == 0.5
+
+
+def test_padding_beyond_n_candidates_never_counts():
+    scores = np.array([[0.0, -np.inf, -np.inf, -np.inf]])  # 2 candidates + 2 padding columns
+    m = per_task_metrics(scores, np.array([1]), np.array([True]), ks=(1, 2), n_candidates=[2])
+    assert m["hr@1"][0] == 0 and m["hr@2"][0] == 1 and m["mrr"][0] == 0.5  # rank 2 of 2, not 2..4
+
+
+def test_without_n_candidates_an_unscored_target_is_a_miss_not_an_invalid_answer():
+    m = per_task_metrics(TOP2, np.array([2]), np.array([True]), ks=(1, 10))
+    assert m["valid"].tolist() == [1.0] and m["hr@10"][0] == 0 and m["mrr"][0] == 0
+
+
+def test_the_evaluation_loop_passes_each_tasks_candidate_count():
+    from helpers import make_taskset
+    from verbalrec.evaluate.loop import result_of
+    from verbalrec.reason.base import Scores
+    tasks = make_taskset([{"user_id": "u", "target_item": "c", "candidates": list("abcdefghij"),
+                           "hist_item": ["z"]}]).tasks()
+    res = result_of("endpoint", tasks, Scores(TOP2, np.array([True])))
+    assert res.summary["valid_ratio"] == 1.0 and res.summary["hr@10"] == 1.0

@@ -112,7 +112,7 @@ def test_a_repeated_score_sends_nothing_and_the_key_stays_out_of_the_cache(serve
     first = EndpointReasoner(cfg, catalog).score(tasks, contexts)
     again = EndpointReasoner(cfg, catalog)  # a new process would see the same: the cache is on disk
     second = again.score(tasks, contexts)
-    assert again.stats == {"requests": 0, "retries": 0, "cache_hits": len(tasks)}
+    assert again.stats == {"requests": 0, "retries": 0, "cache_hits": len(tasks), "stored": 0}
     np.testing.assert_array_equal(first.values, second.values)
     np.testing.assert_array_equal(first.valid, second.valid)
     for path in tmp_path.iterdir():  # the sqlite file and its WAL
@@ -184,7 +184,7 @@ def test_503_twice_then_success_retries_with_backoff(tmp_path, waits):
     with FakeServer(lambda n, body: (503, {}, "busy") if n < 2 else (200, {}, OK)) as fake:
         r = reasoner(tmp_path, fake.base_url, catalog, mode="generate", backoff_base=0.05, backoff_max=1)
         s = r.score(tasks[:1], contexts[:1])
-    assert s.valid.all() and len(fake.requests) == 3 and r.stats == {"requests": 3, "retries": 2, "cache_hits": 0}
+    assert s.valid.all() and len(fake.requests) == 3 and r.stats == {"requests": 3, "retries": 2, "cache_hits": 0, "stored": 1}
     assert len(waits) == 2  # jittered in [d/2, d] for d = 0.05, then 0.1
     assert 0.025 <= waits[0] <= 0.05 and 0.05 <= waits[1] <= 0.1
 
@@ -193,7 +193,7 @@ def test_retry_after_is_respected(tmp_path, waits):
     tasks, contexts, catalog = tiny_tasks()
     slow_down = (429, {"Retry-After": "0.4"}, "slow down")
     with FakeServer(lambda n, body: slow_down if n == 0 else (200, {}, OK)) as fake:
-        reasoner(tmp_path, fake.base_url, mode="generate", catalog=catalog).score(tasks[:1], contexts[:1])
+        reasoner(tmp_path, fake.base_url, mode="generate", catalog=catalog, backoff_max=1).score(tasks[:1], contexts[:1])
     assert len(fake.requests) == 2 and waits == [0.4]  # the server's wait beats the shorter backoff
 
 

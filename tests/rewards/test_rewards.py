@@ -61,3 +61,25 @@ def test_reasoner_reward_plus_minus_one():
     assert ReasonerReward("label")(None, [" A. Beta"], candidate_titles=titles, label=[1]) == [-1]
     with pytest.raises(ValueError):
         ReasonerReward("vibes")
+
+
+class TopKOracle:
+    """An oracle that returns scores for its top 2 candidates only (like an endpoint's top log-probs)."""
+    name, uses_text = "top2", True
+
+    def fit(self, train):
+        return self
+
+    def score(self, tasks, contexts):
+        values = np.full((len(tasks), max(len(t.candidates) for t in tasks)), -np.inf)
+        values[:, :2] = [-0.1, -2.3]
+        return Scores(values, np.ones(len(tasks), bool))
+
+
+def test_ranking_reward_of_a_target_outside_the_oracles_top_k():
+    cands = [list("abcdefghij")]
+    mrr = RankingReward(TopKOracle())(None, ["text"], candidates=cands, label=[2])
+    assert mrr == [pytest.approx(np.mean(1 / np.arange(3, 11)))]  # ranked 3..10, not "no answer"
+    ndcg = RankingReward(TopKOracle(), metric="ndcg@10")(None, ["text"], candidates=cands, label=[2])
+    assert ndcg[0] > 0
+    assert AccuracyReward(TopKOracle())(None, ["text"], candidates=cands, label=[2]) == [0.0]

@@ -115,3 +115,13 @@ def test_save_load_roundtrip_and_foreign_file(tmp_path, tiny_log):
     assert len(other) == len(ts) and other.table["discovery"].to_pylist() == [
         t not in h for t, h in zip(ts.table["target_item"].to_pylist(), ts.table["hist_item"].to_pylist())]
     assert set(other.catalog["item_id"]) >= set(np.concatenate(ts.table["candidates"].to_pylist()))
+
+
+def test_min_history_advice_only_when_it_can_be_lowered(tmp_path):
+    import pandas as pd
+    from verbalrec.logs.schema import EventLog, catalog_from_events, validate_events
+    ev = validate_events(pd.DataFrame({"user_id": ["a", "b"], "item_id": ["x", "y"], "timestamp": [1, 2]}))
+    log = EventLog(ev, catalog_from_events(ev))
+    with pytest.raises(InputError, match="no test tasks") as err:
+        build(log, min_history=1, n_candidates=2)
+    assert "min-history" not in str(err.value) and "more events per user" in str(err.value)

@@ -18,7 +18,7 @@ from verbalrec.logs import save_log
 from verbalrec.logs.synthetic import SyntheticConfig, generate
 from verbalrec.tasks import build_tasks, load_tasks, preset, save_tasks
 from verbalrec.tasks import columnar
-from verbalrec.tasks.build import build_to_folder
+from verbalrec.tasks.build import ENGINES, build_to_folder
 
 PROTOCOLS = {"paper": dict(history_len=20, train_tasks_per_user=3),
              "llara-pop": dict(n_candidates=8, negatives="popularity")}
@@ -117,6 +117,7 @@ def bad_logs(tmp_path: Path) -> dict[str, Path]:
     put("empty", ok.iloc[:0], "day=2/b.parquet")
     put("blank", ok.assign(user_id=["u1", "u1", "", "u2"]))
     put("dupe", pd.concat([ok, ok.iloc[[2]]]))
+    put("range", ok.assign(timestamp=[1, 2, 1_700_000_000_000, 4]))  # milliseconds among seconds
     return out
 
 
@@ -125,7 +126,8 @@ def test_columnar_refuses_leaky_and_bad_input_in_one_line(tmp_path, capsys):
         build_to_folder(leaky_log(tmp_path), preset("paper", n_candidates=2), tmp_path / "t")
     expect = {"missing": "missing column\\(s\\) \\['item_id'\\]", "types": "field 'timestamp': column has type (large_)?string",
               "empty": "day=2.*no events", "blank": "row 3, field 'user_id': empty value \\(1 row\\)",
-              "dupe": "row 5, field 'timestamp': duplicate event"}
+              "dupe": "row 5, field 'timestamp': duplicate event",
+              "range": "row 3, field 'timestamp': timestamp 1700000000000 is outside the allowed range 1970-01-01"}
     for name, path in bad_logs(tmp_path).items():
         with pytest.raises(InputError, match=expect[name]):
             build_to_folder(path, preset("paper"), tmp_path / "t")
@@ -179,6 +181,15 @@ def test_spark_refuses_the_same_inputs_with_the_same_lines(tmp_path, spark):
         col, spk = message(path, "columnar"), message(path, "spark")
         assert spk == col, name
         assert "\n" not in spk[1]
+
+
+def test_more_candidates_than_items_fail_before_building_in_both_engines(tmp_path, spark):
+    ok = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2"], "timestamp": [1, 2, 1, 2], "item_id": ["a", "b", "a", "c"]})
+    pq.write_table(pa.Table.from_pandas(ok, preserve_index=False), tmp_path / "ev.parquet")
+    for engine in ENGINES:
+        with pytest.raises(InputError, match="field 'n_candidates': 4 candidates per task, but the catalog has only 3"):
+            build_to_folder(tmp_path / "ev.parquet", preset("paper", n_candidates=4), tmp_path / engine, engine=engine)
+        assert not (tmp_path / engine / "tasks.parquet").exists()
 
 
 def test_writer_bytes_do_not_depend_on_how_tasks_arrive(tmp_path, synth):

@@ -54,7 +54,63 @@ def test_wrong_label_is_refused(tasks):
 
 def test_leaky_file_is_refused_on_read(tmp_path, tasks):
     times = tasks.table["hist_time"].to_pylist()
-    times[3] = [10**12] * len(times[3])
+    times[3] = [tasks.table["target_time"][3].as_py() + 60] * len(times[3])
     pq.write_table(_replace(tasks.table, "hist_time", times), tmp_path / "leaky.parquet")
     with pytest.raises(LeakageError, match="leaky.parquet.*field 'hist_time'"):
         load_tasks(tmp_path / "leaky.parquet")
+
+
+def _with_history(tasks, i, items, times, engagements=None):
+    t = tasks.table.to_pylist()
+    n = len(items)
+    t[i].update(hist_item=items, hist_time=times, hist_engagement=engagements or ["play"] * n,
+                hist_duration=[None] * n, hist_device=[None] * n, hist_rating=[None] * n)
+    return pa.Table.from_pylist(t, schema=tasks.table.schema)
+
+
+def test_the_target_event_inside_its_own_history_is_refused(tasks):
+    row = tasks.table.slice(0, 1).to_pylist()[0]
+    items, times = row["hist_item"] + [row["target_item"]], row["hist_time"] + [row["target_time"]]
+    with pytest.raises(LeakageError, match=r"field 'hist_item': task .*: the target event is inside its own history"):
+        check_leakage(_with_history(tasks, 0, items, times))
+
+
+def test_same_second_events_that_are_not_the_target_pass(tasks):
+    row = tasks.table.slice(0, 1).to_pylist()[0]
+    other = next(c for c in row["candidates"] if c != row["target_item"])
+    t = row["target_time"]
+    check_leakage(_with_history(tasks, 0, row["hist_item"] + [other], row["hist_time"] + [t]))  # another item
+    check_leakage(_with_history(tasks, 0, row["hist_item"] + [row["target_item"]], row["hist_time"] + [t],
+                                row["hist_engagement"] + ["trailer"]))  # noise before the play: another event
+
+
+def test_a_null_history_time_is_refused(tasks):
+    row = tasks.table.slice(0, 1).to_pylist()[0]
+    times = row["hist_time"][:-1] + [None]
+    with pytest.raises(LeakageError, match=r"field 'hist_time': task .*: a history event has no time"):
+        check_leakage(_with_history(tasks, 0, row["hist_item"], times))
+
+
+def test_history_times_not_aligned_with_items_are_refused(tasks):
+    row = tasks.table.slice(0, 1).to_pylist()[0]
+    t = tasks.table.to_pylist()
+    t[0]["hist_time"] = row["hist_time"][:-1]
+    with pytest.raises(LeakageError, match="hist_time"):
+        check_leakage(pa.Table.from_pylist(t, schema=tasks.table.schema))
+
+
+def test_a_null_target_time_is_refused(tasks):
+    times = tasks.table["target_time"].to_pylist()
+    times[2] = None
+    with pytest.raises(LeakageError, match="field 'target_time'"):
+        check_leakage(_replace(tasks.table, "target_time", times))
+
+
+def test_a_task_file_with_times_out_of_range_is_refused_on_read(tmp_path, tasks):
+    from verbalrec.errors import InputError
+    times = [t * 1000 for t in tasks.table["target_time"].to_pylist()]
+    hist = [[t * 1000 for t in h] for h in tasks.table["hist_time"].to_pylist()]
+    table = _replace(_replace(tasks.table, "target_time", times), "hist_time", hist)
+    pq.write_table(table, tmp_path / "ms.parquet")
+    with pytest.raises(InputError, match=r"ms.parquet, row 1, field 'target_time'.*outside the allowed range"):
+        load_tasks(tmp_path / "ms.parquet")

@@ -113,6 +113,9 @@ def test_killed_run_resumes_to_the_same_weights(env, tmp_path):
     resumed = train_verbalizer(s1(env, part, **kw), resume=True)
     run = run_of(resumed)
     assert run["resumed_from_step"] == 2 and run["steps_run"] == 2 and run["global_step"] == 4
+    # provenance says it was resumed: no part's wall time or loss passed off as the whole run's
+    assert run["resumed"] is True and run["wall_s"] is None and run["wall_s_since_resume"] > 0
+    assert "train_loss_since_resume" in run and run_of(full)["resumed"] is False
     a, b = weights(full), weights(resumed)
     start = weights(full / "checkpoints" / "checkpoint-2")
     assert any(not torch.equal(a[k], start[k]) for k in a)  # steps 3-4 changed the weights ...

@@ -67,7 +67,9 @@ def test_killed_run_resumes_to_the_same_weights(env, tmp_path):
     for name in ("model.safetensors", "verbalrec_run.json"):
         (part / name).unlink()
     resumed = sft_verbalizer(cfg(env, part, max_steps=4), resume=True)
-    assert json.loads((resumed / "verbalrec_run.json").read_text())["resumed_from_step"] == 2
+    run = json.loads((resumed / "verbalrec_run.json").read_text())
+    assert run["resumed_from_step"] == 2 and run["resumed"] is True and run["wall_s"] is None
+    assert run["wall_s_since_resume"] > 0 and "train_loss_since_resume" in run
     a, b = load_file(str(full / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
     start = load_file(str(full / "checkpoints" / "checkpoint-2" / "model.safetensors"))
     assert any(not torch.equal(a[k], start[k]) for k in a)

@@ -104,6 +104,9 @@ def test_killed_run_resumes_to_the_same_weights(task_dir, tmp_path):
     from safetensors.torch import load_file
     a, b = load_file(full / "model.safetensors"), load_file(resumed / "model.safetensors")
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    import json
+    run = json.loads((resumed / "verbalrec_run.json").read_text())
+    assert run["resumed"] is True and run["resumed_from_step"] == 2 and run["wall_s"] is None
 
 
 def test_config_validation():

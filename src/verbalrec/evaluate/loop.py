@@ -37,7 +37,8 @@ class EvalResult:
 
 def result_of(system: str, tasks: Sequence[Task], scores: Scores, contexts: Sequence[str] | None = None) -> EvalResult:
     """Per-task metrics and summary of ``scores`` on ``tasks`` (``contexts``: what the reasoner read)."""
-    per_task = per_task_metrics(scores.values, np.array([t.label for t in tasks]), scores.valid)
+    per_task = per_task_metrics(scores.values, np.array([t.label for t in tasks]), scores.valid,
+                                n_candidates=[len(t.candidates) for t in tasks])
     discovery = np.array([t.discovery for t in tasks], bool)
     chars = np.array([len(c) for c in contexts], dtype=float) if contexts is not None else None
     return EvalResult(system, [t.task_id for t in tasks], discovery, per_task, summarize(per_task, discovery), chars)

@@ -15,6 +15,7 @@ from ..verbalize.template import TemplateVerbalizer
 from .loop import evaluate
 from .table import results_json
 
+
 def make_cached_verbalizer(name: str, catalog, model: str | None, cache: str | None):
     """LM verbalizers go through the persistent cache, so nothing is generated twice."""
     if name in LM_VERBALIZERS and model:
@@ -27,11 +28,39 @@ def make_cached_verbalizer(name: str, catalog, model: str | None, cache: str | N
     return verbalizer
 
 
+def planned_systems(rankers: list[str], verbalizers: list[str]) -> list[str]:
+    """The names of the systems ``run_eval`` will score, in order, known before any work:
+    classical rankers by name, LLM reasoners as ``verbalizer/reasoner``."""
+    from ..reason import RANKERS
+    from ..verbalize import VERBALIZERS
+    for name in rankers:
+        if name not in RANKERS + LM_MODES:
+            raise InputError(f"unknown ranker '{name}'", field="rankers",
+                             fix=f"use some of {','.join(RANKERS + LM_MODES)}")
+    if any(r in LM_MODES for r in rankers):
+        for name in verbalizers:
+            if name not in VERBALIZERS:
+                raise InputError(f"unknown verbalizer '{name}'", field="verbalizers",
+                                 fix=f"use some of {','.join(VERBALIZERS)}")
+    return [f"{v}/{r}" if r in LM_MODES else r
+            for r in rankers for v in (verbalizers if r in LM_MODES else [None])]
+
+
+def default_baseline(systems: list[str]) -> str:
+    """``random`` when it is scored, else the first system."""
+    return "random" if "random" in systems else systems[0]
+
+
 def run_eval(tasks: TaskSet, rankers: list[str], verbalizers: list[str], split: str = "test",
              baseline: str | None = None, seed: int = 0, model: str | None = None, max_length: int = 2048,
              limit: int = 0, progress: bool = True, verbalizer_model: str | None = None,
              cache: str | None = None) -> dict:
-    """Metrics of every system on ``split``; Δ% is relative to the system named ``baseline``."""
+    """Metrics of every system on ``split``; Δ% is relative to the system named ``baseline``
+    (None: no Δ). Names, the baseline and the model are checked before anything is scored."""
+    systems = planned_systems(rankers, verbalizers)
+    if baseline and baseline not in systems:
+        raise InputError(f"baseline '{baseline}' is not among the systems {systems}", field="baseline",
+                         fix=f"name one of them, or leave --baseline out (default: {default_baseline(systems)})")
     train, test = tasks.split("train"), tasks.split(split)
     if limit:
         test = test.head(limit)
@@ -63,9 +92,6 @@ def run_eval(tasks: TaskSet, rankers: list[str], verbalizers: list[str], split: 
             if res.context_chars is not None and verbalizer.name not in compression:
                 compression[verbalizer.name] = float(np.mean(res.context_chars / np.maximum(template_chars, 1)))
     base = next((r for r in results if r.system == baseline), None) if baseline else None
-    if baseline and base is None:
-        raise InputError(f"baseline '{baseline}' is not among the systems {[r.system for r in results]}",
-                         field="baseline", fix="name one of them")
     meta = {"split": split, "seed": seed, "n_tasks": len(test), "tasks_meta": tasks.meta, "timing": timing,
             "compression_ratio_chars": compression, "model": model}
     doc = results_json(results, base, meta)

@@ -21,13 +21,15 @@ episode belongs to, None for films).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, shown
 
+log = logging.getLogger(__name__)
 EVENT_COLUMNS = ["user_id", "timestamp", "item_id", "engagement", "duration_min", "device", "rating"]
 REQUIRED_EVENT_COLUMNS = ["user_id", "timestamp", "item_id"]
 CATALOG_COLUMNS = ["item_id", "title", "year", "genres", "tags", "text", "series"]
@@ -43,6 +45,11 @@ ENGAGEMENTS = {
 }
 #: Engagements that are exposure noise, never a next-item target.
 NOISE_ENGAGEMENTS = frozenset({"trailer", "preview"})
+#: Allowed event times, Unix seconds UTC: 1970-01-01 to 2100-01-01, both included.
+TS_MIN, TS_MAX = 0, 4_102_444_800
+#: Longest text kept, in characters. Catalog text beyond it is cut (a warning says how many
+#: items); an id, engagement or device beyond ``id`` is an error (cutting could merge two).
+TEXT_LIMITS = {"title": 300, "text": 2000, "series": 300, "list_item": 100, "list_items": 30, "id": 256}
 
 
 def engagement_display(engagement: str) -> str:
@@ -75,6 +82,65 @@ class EventLog:
         }
 
 
+UNIT_SECONDS = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+_RANGE = "1970-01-01..2100-01-01"
+
+
+def _when(seconds: float) -> str:
+    """Roughly when an out-of-range time is: 'before 1970' or 'year ~55840'."""
+    if seconds < TS_MIN:
+        return "before 1970"
+    return f"year ~{1970 + seconds / 31_556_952:.0f}" if seconds < 1e15 else "beyond year 30 million"
+
+
+def _unit_meant(value: float, unit: str) -> str | None:
+    """The coarsest unit finer than ``unit`` that puts ``value`` (given in ``unit``) in range, if any."""
+    units = list(UNIT_SECONDS)
+    for other in units[units.index(unit) + 1:]:
+        if TS_MIN <= value / UNIT_SECONDS[other] <= TS_MAX:
+            return other
+    return None
+
+
+def unix_seconds(values: pd.Series, unit: str = "s", *, file: object, row_offset: int = 2,
+                 unit_flag: bool = False) -> pd.Series:
+    """Numeric timestamps in ``unit`` -> int64 Unix seconds, each finite and in [TS_MIN, TS_MAX].
+
+    The one timestamp check every loader goes through. A value that would fit the range in a
+    finer unit (milliseconds read as seconds) names that unit in the fix; ``unit_flag``: the
+    user can set ``--timestamp-unit``, so the fix may say so."""
+    values = values.reset_index(drop=True)
+    num = pd.to_numeric(values, errors="coerce")
+    if num.dtype == object:  # Python ints beyond int64
+        num = num.astype("float64")
+    where = {"file": file, "field": "timestamp", "row_offset": row_offset}
+
+    def fail(bad, problem, fix):
+        first = values[int(np.flatnonzero(bad.to_numpy())[0])] if bad.any() else None
+        _fail_on_first(bad, problem.format(shown(first)), fix=fix, **where)
+
+    fail(num.isna(), "timestamp '{}' is empty or not a number",
+         "set --timestamp-unit iso or --timestamp-format for date strings" if unit_flag else "give Unix seconds")
+    div = UNIT_SECONDS[unit]
+    if num.dtype.kind in "iu":
+        seconds = num // div
+    else:
+        fail(~np.isfinite(num), "timestamp '{}' is not finite", f"give {_UNIT_NAMES[unit]} since 1970-01-01 UTC")
+        seconds = np.floor(num / div)
+    outside = (seconds < TS_MIN) | (seconds > TS_MAX)
+    if outside.any():
+        pos = int(np.flatnonzero(outside.to_numpy())[0])
+        meant = _unit_meant(float(num[pos]), unit)
+        fix = "check the column, or drop the rows with bad times"
+        if meant:
+            fix = f"the values look like {_UNIT_NAMES[meant]}: " + (
+                f"set --timestamp-unit {meant}" if unit_flag else f"divide them by {UNIT_SECONDS[meant] // div}")
+        fail(outside, f"timestamp '{{}}' read as {_UNIT_NAMES[unit]} is {_when(float(seconds[pos]))}, "
+             f"outside the allowed range {_RANGE}", fix)
+    return seconds.astype("int64")
+
+
 def _fail_on_first(bad: pd.Series, problem: str, *, file, field: str, fix: str, row_offset: int):
     """Raise an InputError naming the first row where ``bad`` is True."""
     if bad.any():
@@ -86,11 +152,12 @@ def _fail_on_first(bad: pd.Series, problem: str, *, file, field: str, fix: str, 
 
 def validate_events(df: pd.DataFrame, *, file: object = "events", row_offset: int = 2,
                     catalog: pd.DataFrame | None = None, on_duplicate: str = "error",
-                    on_unknown_item: str = "error") -> pd.DataFrame:
+                    on_unknown_item: str = "error", unit_flag: bool = False) -> pd.DataFrame:
     """Check and normalise an events frame to the schema; rows are sorted by (user, time).
 
     ``row_offset`` converts a 0-based frame position into the file's row number (2 for a file
     with one header line). ``on_duplicate`` / ``on_unknown_item``: "error" or "drop".
+    ``unit_flag``: the user can set ``--timestamp-unit`` (tabular files), so a fix may name it.
     """
     if len(df) == 0:
         raise InputError("no events", file=file, fix="point at a file with at least one interaction")
@@ -105,10 +172,9 @@ def validate_events(df: pd.DataFrame, *, file: object = "events", row_offset: in
                        "empty value", file=file, field=col, row_offset=row_offset,
                        fix=f"every event needs a {col}")
         out[col] = out[col].astype(str).str.strip()
-    ts = pd.to_numeric(df["timestamp"], errors="coerce")
-    _fail_on_first(ts.isna(), "timestamp is not a number", file=file, field="timestamp",
-                   row_offset=row_offset, fix="give Unix time, or set --timestamp-unit/--timestamp-format")
-    out["timestamp"] = ts.astype("int64")
+        _check_length(out[col], col, file, row_offset)
+    out["timestamp"] = unix_seconds(df["timestamp"], "s", file=file, row_offset=row_offset,
+                                    unit_flag=unit_flag)
     eng = df["engagement"] if "engagement" in df.columns else pd.Series("play", index=df.index)
     out["engagement"] = eng.fillna("play").astype(str).str.strip().str.lower().str.replace(" ", "_")
     for col in ("duration_min", "rating"):
@@ -123,6 +189,8 @@ def validate_events(df: pd.DataFrame, *, file: object = "events", row_offset: in
     _fail_on_first(out["duration_min"] < 0, "negative duration", file=file, field="duration_min",
                    row_offset=row_offset, fix="durations are minutes >= 0")
     out["device"] = df["device"].astype(object).where(df["device"].notna(), None) if "device" in df.columns else None
+    for col in ("engagement", "device"):
+        _check_length(out[col], col, file, row_offset)
 
     dup = out.duplicated(["user_id", "item_id", "timestamp", "engagement"])
     if dup.any():
@@ -164,6 +232,7 @@ def validate_catalog(df: pd.DataFrame, *, file: object = "catalog", row_offset: 
                          field="item_id", fix="map it with --item-map item_id=COL")
     df = df.reset_index(drop=True)
     out = pd.DataFrame({"item_id": df["item_id"].astype(str).str.strip()})
+    _check_length(out["item_id"], "item_id", file, row_offset)
     dup = out["item_id"].duplicated()
     _fail_on_first(dup, "item id listed twice", file=file, field="item_id", row_offset=row_offset,
                    fix="keep one row per item")
@@ -174,6 +243,8 @@ def validate_catalog(df: pd.DataFrame, *, file: object = "catalog", row_offset: 
         _fail_on_first(year.isna() & df["year"].notna() & (df["year"].astype(str).str.strip() != ""),
                        "year is not a number", file=file, field="year", row_offset=row_offset,
                        fix="give a 4-digit year or leave it empty")
+        _fail_on_first(year.notna() & ~year.between(0, 9999), "year is not a 4-digit year", file=file, field="year",
+                       row_offset=row_offset, fix="give a 4-digit year or leave it empty")
         out["year"] = year.round().astype("Int64")
     else:
         out["year"] = pd.array([pd.NA] * len(df), dtype="Int64")
@@ -181,7 +252,41 @@ def validate_catalog(df: pd.DataFrame, *, file: object = "catalog", row_offset: 
         out[col] = [_as_list(v) for v in df[col]] if col in df.columns else [[] for _ in range(len(df))]
     for col in ("text", "series"):
         out[col] = df[col].astype(object).where(df[col].notna(), None) if col in df.columns else None
+    _cut_long_text(out, file)
     return out[CATALOG_COLUMNS]
+
+
+def _check_length(values: pd.Series, field: str, file, row_offset: int) -> None:
+    """Ids and short labels are never cut (two could become one): too long is an error."""
+    limit = TEXT_LIMITS["id"]
+    long = values.astype(str).str.len() > limit  # None and NaN read as short words
+    _fail_on_first(long, f"longer than {limit} characters", file=file, field=field,
+                   row_offset=row_offset, fix=f"is this the right column? {field} must be a short label")
+
+
+def _cut(value, limit: int):
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cut_long_text(out: pd.DataFrame, file) -> None:
+    """Catalog text cut to TEXT_LIMITS, in place; a warning counts the items cut per field."""
+    cut = {}
+    for col in ("title", "text", "series"):
+        limit = TEXT_LIMITS[col]
+        long = out[col].map(lambda v: isinstance(v, str) and len(v) > limit)
+        if long.any():
+            cut[col] = int(long.sum())
+            out.loc[long, col] = out.loc[long, col].map(lambda v: _cut(v, limit))
+    for col in ("genres", "tags"):
+        n, size = TEXT_LIMITS["list_items"], TEXT_LIMITS["list_item"]
+        long = out[col].map(lambda xs: len(xs) > n or any(len(x) > size for x in xs))
+        if long.any():
+            cut[col] = int(long.sum())
+            out[col] = [[_cut(x, size) for x in xs[:n]] for xs in out[col]]
+    if cut:
+        log.warning("%s: cut catalog text to its limits %s (items cut per field: %s)", file,
+                    {k: TEXT_LIMITS[k] for k in ("title", "text", "series", "list_item", "list_items")}, cut)
 
 
 def catalog_from_events(events: pd.DataFrame) -> pd.DataFrame:

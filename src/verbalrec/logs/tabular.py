@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, shown
 from .readers import read_delimited, read_text
-from .schema import EventLog, catalog_from_events, validate_catalog, validate_events
+from .schema import (TS_MAX, TS_MIN, UNIT_SECONDS, EventLog, catalog_from_events, unix_seconds, validate_catalog,
+                     validate_events)
 
 TIMESTAMP_UNITS = ("s", "ms", "us", "ns", "iso")
 
@@ -50,15 +53,44 @@ def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
         except (pyarrow.lib.ArrowInvalid, OSError) as err:
             raise InputError(f"not a readable Parquet file ({err})", file=path, fix="re-export it") from None
     if suffix in (".jsonl", ".ndjson"):
-        import io
-        text = read_text(path, encoding)
-        try:
-            return pd.read_json(io.StringIO(text), lines=True, dtype=False)
-        except ValueError as err:
-            raise InputError(f"not valid JSON lines ({err})", file=path, fix="one JSON object per line") from None
+        return read_jsonl(path, encoding)
     if suffix in (".csv", ".tsv", ".txt"):
         return read_delimited(path, "\t" if suffix == ".tsv" else ",", encoding=encoding)
-    raise InputError(f"unknown file type '{suffix}'", file=path, fix="use .csv, .tsv, .parquet or .jsonl")
+    raise _unknown_type(path, suffix)
+
+
+def read_jsonl(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """One JSON object per line (blank lines skipped); a bad line is named by its number."""
+    records = []
+    for number, line in enumerate(read_text(path, encoding).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError) as err:  # RecursionError: nested too deep
+            detail = f"{err.msg}, column {err.colno}" if isinstance(err, json.JSONDecodeError) else type(err).__name__
+            raise InputError(f"not valid JSON ({detail})", file=path, row=number,
+                             fix="one JSON object per line") from None
+        if not isinstance(record, dict):
+            raise InputError(f"a JSON {type(record).__name__}, not an object", file=path, row=number,
+                             fix="one JSON object per line")
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+# files of the folder formats, given where their folder is expected
+_FOLDER_FILES = {".inter": "a RecBole atomic file", ".item": "a RecBole atomic file",
+                 ".user": "a RecBole atomic file", "u.data": "a MovieLens-100k file",
+                 "u.item": "a MovieLens-100k file", "ratings.dat": "a MovieLens-1M file",
+                 "movies.dat": "a MovieLens-1M file"}
+
+
+def _unknown_type(path: Path, suffix: str) -> InputError:
+    kind = _FOLDER_FILES.get(path.name) or _FOLDER_FILES.get(suffix)
+    if kind:
+        return InputError(f"this is {kind}; verbalrec reads that format by folder", file=path,
+                          fix=f"pass its folder {path.parent}")
+    return InputError(f"unknown file type '{suffix}'", file=path, fix="use .csv, .tsv, .parquet or .jsonl")
 
 
 def _rename(df: pd.DataFrame, mapping: dict[str, str], path: Path) -> pd.DataFrame:
@@ -70,23 +102,38 @@ def _rename(df: pd.DataFrame, mapping: dict[str, str], path: Path) -> pd.DataFra
     return df.rename(columns={theirs: ours for ours, theirs in mapping.items()})
 
 
+def row_offset(path: Path) -> int:
+    """File row of frame position 0: 2 below a header line (CSV/TSV), else 1 (JSONL line, Parquet row)."""
+    return 2 if Path(path).suffix.lower() in (".csv", ".tsv", ".txt") else 1
+
+
 def to_unix_seconds(values: pd.Series, unit: str, fmt: str | None, path: Path) -> pd.Series:
-    if fmt or unit == "iso":
-        parsed = pd.to_datetime(values, format=fmt, errors="coerce", utc=True)
-        bad = parsed.isna()
-        if bad.any():
-            pos = int(bad.to_numpy().nonzero()[0][0])
-            raise InputError(f"cannot parse timestamp '{values.iloc[pos]}'", file=path, row=pos + 2,
-                             field="timestamp", fix="set --timestamp-format to the file's date format")
-        return (parsed.astype("int64") // 10**9 if parsed.dtype.unit == "ns"
-                else parsed.map(lambda t: int(t.timestamp())))
-    num = pd.to_numeric(values, errors="coerce")
-    if num.isna().any():
-        pos = int(num.isna().to_numpy().nonzero()[0][0])
-        raise InputError(f"timestamp '{values.iloc[pos]}' is not a number", file=path, row=pos + 2,
-                         field="timestamp", fix="set --timestamp-unit iso or --timestamp-format for date strings")
-    divisor = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
-    return (num // divisor).astype("int64")
+    """The timestamp column in ``unit`` (or date strings) -> validated int64 Unix seconds."""
+    offset = row_offset(path)
+    if not (fmt or unit == "iso"):
+        return unix_seconds(values, unit, file=path, row_offset=offset, unit_flag=True)
+    values = values.reset_index(drop=True)
+    # "ISO8601" names the format, so pandas neither guesses one nor warns that it could not
+    try:
+        parsed = pd.to_datetime(values.astype("string"), format=fmt or "ISO8601", errors="coerce", utc=True)
+    except ValueError as err:  # the format itself is bad, e.g. '%s' or '%Q'
+        raise InputError(f"timestamp format '{fmt}' is not valid ({err})", field="timestamp_format",
+                         fix="write it with strftime codes, e.g. '%Y-%m-%d %H:%M'") from None
+    bad = parsed.isna()
+    if bad.any():
+        pos = int(bad.to_numpy().nonzero()[0][0])
+        what = f"with --timestamp-format '{fmt}'" if fmt else "as an ISO 8601 date"
+        raise InputError(f"cannot parse timestamp '{shown(values.iloc[pos])}' {what}", file=path, row=pos + offset,
+                         field="timestamp", fix="set --timestamp-format to the file's date format, e.g. '%d %B %Y'")
+    # in the parsed unit (pandas picks us or ns): subtracting a ns epoch would overflow after 2262
+    seconds = parsed.astype("int64") // UNIT_SECONDS[parsed.dt.unit]
+    outside = ~seconds.between(TS_MIN, TS_MAX)
+    if outside.any():
+        pos, n = int(np.flatnonzero(outside.to_numpy())[0]), int(outside.sum())
+        raise InputError(f"timestamp '{shown(values.iloc[pos])}' is outside the allowed range "
+                         f"1970-01-01..2100-01-01 ({n} row{'s' if n > 1 else ''})", file=path, row=pos + offset,
+                         field="timestamp", fix="check the column, or drop the rows with bad times")
+    return seconds
 
 
 def load_tabular(spec: TabularSpec) -> EventLog:
@@ -95,11 +142,11 @@ def load_tabular(spec: TabularSpec) -> EventLog:
     if spec.catalog:
         cat_path = Path(spec.catalog)
         catalog = validate_catalog(_rename(read_table(cat_path, spec.encoding), spec.catalog_map, cat_path),
-                                   file=cat_path)
+                                   file=cat_path, row_offset=row_offset(cat_path))
     df = _rename(read_table(events_path, spec.encoding), spec.map, events_path)
     if "timestamp" in df.columns:
         df["timestamp"] = to_unix_seconds(df["timestamp"], spec.timestamp_unit, spec.timestamp_format, events_path)
-    events = validate_events(df, file=events_path, catalog=catalog,
+    events = validate_events(df, file=events_path, catalog=catalog, row_offset=row_offset(events_path),
                              on_duplicate="drop" if spec.dedupe else "error",
                              on_unknown_item="drop" if spec.drop_unknown_items else "error")
     if catalog is None:

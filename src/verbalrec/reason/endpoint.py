@@ -5,7 +5,11 @@
   and "A" both count), -inf outside the top-k; no label in the top-k: invalid. A full ranking per request.
 * ``generate``: a short greedy answer parsed by ``lm.extract_answer``; one-hot, invalid if unparseable.
 
-Raw responses are cached in sqlite keyed by the request: a repeated ``score`` sends nothing. The API
+Responses are validated (an answer in the mode's shape, no ``error`` object), then cached in sqlite
+keyed by the request the moment each arrives: a repeated ``score`` sends nothing, and a rerun
+after an abort sends only what is missing. Connection errors, timeouts, 429 and 5xx are retried by
+``urllib3.Retry`` behind the ``requests`` adapter; malformed or error bodies by the client; both
+within one budget of ``max_retries``, waiting at most ``backoff_max`` (Retry-After included). The API
 key is read at request time from the variable ``api_key_env`` names; never stored, cached or logged.
 """
 
@@ -28,6 +32,8 @@ from typing import Sequence
 
 import numpy as np
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from ..errors import InputError
 from ..models.load import cache_dir
@@ -40,8 +46,12 @@ from .prompt import answer_labels, build_prompt
 backoff_sleep = time.sleep  # one name for the retry waits (tests record them instead of sleeping)
 log = logging.getLogger(__name__)
 MODES = ("logprobs", "generate")
-# Worth a retry: the server may be starting, overloaded or restarting.
-TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+# Worth a retry: the server may be starting, overloaded or restarting. urllib3 retries these
+# statuses, connection errors and timeouts; the client retries what breaks later (a body cut off).
+TRANSIENT_STATUS = frozenset([429, *range(500, 600)])
+TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+             requests.exceptions.RetryError)
+NO_LOGPROBS = "no logprobs in the body"
 
 
 def _default_cache() -> str:  # resolved per config, so a $VERBALREC_CACHE set later still counts
@@ -66,9 +76,10 @@ class EndpointConfig:
                              "/completions: 5)")
     temperature: float = _opt(0.0, "sampling temperature (0: greedy)")
     concurrency: int = _opt(4, "requests in flight at once (threads)")
-    max_retries: int = _opt(5, "retries after connection errors, timeouts, 429 and 5xx")
+    max_retries: int = _opt(5, "retries per request after connection errors, timeouts, 429, 5xx and "
+                            "malformed or error bodies")
     backoff_base: float = _opt(0.5, "seconds before the first retry; doubles per retry")
-    backoff_max: float = _opt(30.0, "longest wait between retries, in seconds")
+    backoff_max: float = _opt(30.0, "longest wait between retries, in seconds (a longer Retry-After is cut to it)")
     timeout: float = _opt(60.0, "seconds to wait for one response")
     cache_path: str = field(default_factory=_default_cache, metadata={
         "help": "sqlite file of raw responses (default: <verbalrec cache>/endpoint_cache.sqlite)"})
@@ -120,8 +131,62 @@ class _Cache:
             self.db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?)", (key, json.dumps(response)))
 
 
+class _BadAnswer(Exception):
+    """A 200 body that is no answer (error object, malformed JSON, no choices): retried, never stored."""
+
+    def __init__(self, failure: str, fix: str = "check the server's log; raise max_retries if it recovers"):
+        super().__init__(failure)
+        self.fix = fix
+
+
+class _Budget:
+    """The retries one request may still make, shared by urllib3 (connection errors, timeouts,
+    429, 5xx) and the client (bodies that fail validation). Every wait is chosen here:
+    exponential backoff with jitter, or the server's Retry-After, never above backoff_max."""
+
+    def __init__(self, reasoner: "EndpointReasoner"):
+        self.reasoner, self.left, self.used = reasoner, reasoner.config.max_retries, 0
+
+    def wait(self, failure: str, retry_after: float = 0.0) -> None:
+        c = self.reasoner.config
+        top = min(c.backoff_max, c.backoff_base * 2 ** self.used)
+        # jitter, so workers retrying together do not return together
+        delay = min(c.backoff_max, max(retry_after, random.uniform(top / 2, top)))
+        self.left, self.used = self.left - 1, self.used + 1
+        log.warning("%s: %s; retry %d/%d in %.2fs", self.reasoner.url, failure, self.used, c.max_retries, delay)
+        self.reasoner._count("retries")
+        backoff_sleep(delay)
+
+
+class _Retry(Retry):
+    """urllib3's retry of connection errors, timeouts, 429 and 5xx, waiting through the request's
+    ``_Budget`` (urllib3 itself would sleep the full Retry-After, uncapped)."""
+
+    budget: _Budget | None = None
+
+    @classmethod
+    def of(cls, budget: _Budget) -> "_Retry":
+        retry = cls(total=budget.left, allowed_methods=None, status_forcelist=TRANSIENT_STATUS,
+                    raise_on_status=False, respect_retry_after_header=True)  # POST is safe to repeat here
+        retry.budget = budget
+        return retry
+
+    def new(self, **kw) -> "_Retry":
+        retry = super().new(**kw)
+        retry.budget = self.budget
+        return retry
+
+    def sleep(self, response=None) -> None:
+        last = self.history[-1] if self.history else None
+        failure = (f"HTTP {last.status}" if last and last.status else
+                   type(last.error).__name__ if last and last.error else "error")
+        self.budget.wait(failure, _retry_after(response.headers) if response is not None else 0.0)
+        self.budget.reasoner._count("requests")  # urllib3 sends again after this
+
+
 class EndpointReasoner:
-    """The Reasoner protocol over HTTP. ``stats`` counts HTTP attempts, retries and cache hits."""
+    """The Reasoner protocol over HTTP. ``stats``: HTTP attempts, retries, cache hits, and answers
+    stored (each validated, then cached the moment it arrives)."""
 
     uses_text = True
 
@@ -130,7 +195,7 @@ class EndpointReasoner:
         self.catalog = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
         self.name = name or f"endpoint-{config.mode}:{config.model}"
         self.url = f"{config.base_url}/{'chat/completions' if config.chat else 'completions'}"
-        self.stats = {"requests": 0, "retries": 0, "cache_hits": 0}
+        self.stats = {"requests": 0, "retries": 0, "cache_hits": 0, "stored": 0}
         self.last_answers: list[str] = []
         self._cache = _Cache(Path(config.cache_path))
         self._lock, self._local = threading.Lock(), threading.local()
@@ -158,7 +223,7 @@ class EndpointReasoner:
         for i, (task, resp, text) in enumerate(zip(tasks, responses, self.last_answers)):
             k = len(task.candidates)
             if self.config.mode == "logprobs":
-                values[i, :k] = _label_scores(self._top_logprobs(resp), k)
+                values[i, :k] = _label_scores(_top_logprobs(resp), k)
                 valid[i] = np.isfinite(values[i, :k]).any()
             else:
                 j = extract_answer(text, [self.catalog.title(c) for c in task.candidates])
@@ -169,84 +234,125 @@ class EndpointReasoner:
 
     def fetch(self, prompts: Sequence[str]) -> list[dict]:
         """Raw responses, one per prompt: cached ones read, identical ones sent once, the rest sent
-        ``concurrency`` at a time and each cached as soon as it arrives."""
+        ``concurrency`` at a time. Each answer is validated and cached as soon as it arrives, so
+        after an error or an interrupt a rerun sends only what is missing."""
         bodies = [self.request_body(p) for p in prompts]
         keys = [_key(self.url, self.config.mode, b) for b in bodies]
-        got = self._cache.get_many(list(dict.fromkeys(keys)))
+        got = {k: r for k, r in self._cache.get_many(list(dict.fromkeys(keys))).items()
+               if self._problem(r) is None}  # an entry an older version stored unchecked is sent again
         self.stats["cache_hits"] += sum(k in got for k in keys)
         todo = {k: b for k, b in zip(keys, bodies) if k not in got}
         if todo:
             pool = ThreadPoolExecutor(min(self.config.concurrency, len(todo)), thread_name_prefix="endpoint")
             try:
-                futures = {pool.submit(self._post, body): key for key, body in todo.items()}
-                for fut in as_completed(futures):
-                    got[futures[fut]] = fut.result()
-                    self._cache.put(futures[fut], got[futures[fut]])
-            finally:
-                pool.shutdown(cancel_futures=True)  # after an error, send nothing more
+                for fut in as_completed([pool.submit(self._fetch_one, k, b) for k, b in todo.items()]):
+                    key, answer = fut.result()
+                    got[key] = answer
+            finally:  # after an error send nothing more; requests in flight finish and store their answers
+                pool.shutdown(cancel_futures=True)
         return [got[k] for k in keys]
 
+    def _fetch_one(self, key: str, body: dict) -> tuple[str, dict]:
+        answer = self._post(body)
+        self._cache.put(key, answer)
+        self._count("stored")
+        return key, answer
+
     def _post(self, body: dict) -> dict:
-        c = self.config
-        if not hasattr(self._local, "session"):  # a session per worker thread: sessions are not thread-safe
-            self._local.session = requests.Session()
-        for attempt in range(c.max_retries + 1):
+        """One validated answer, retried within one budget of ``max_retries``."""
+        c, budget = self.config, _Budget(self)
+        session, adapter = self._session()
+        fix = "check that the server is up at base_url, or raise max_retries"
+        while True:
             self._count("requests")
+            adapter.max_retries = _Retry.of(budget)
             key = os.environ.get(c.api_key_env)
             try:
-                resp = self._local.session.post(self.url, json=body, timeout=c.timeout,
-                                                headers={"Authorization": f"Bearer {key}"} if key else {})
+                resp = session.post(self.url, json=body, timeout=c.timeout,
+                                    headers={"Authorization": f"Bearer {key}"} if key else {})
+                return self._answer(resp)
             except TRANSIENT as err:
-                failure, wait = type(err).__name__, 0.0
-            else:
-                if resp.status_code < 300:
-                    return self._json(resp)
-                if resp.status_code != 429 and resp.status_code < 500:
-                    raise self._refused(resp)  # a retry would get the same answer
-                failure, wait = f"HTTP {resp.status_code}", _retry_after(resp)
-            if attempt < c.max_retries:
-                # exponential backoff with jitter, so workers retrying together do not return together
-                top = min(c.backoff_max, c.backoff_base * 2 ** attempt)
-                delay = max(wait, random.uniform(top / 2, top))
-                log.warning("%s: %s; retry %d/%d in %.2fs", self.url, failure, attempt + 1, c.max_retries, delay)
-                self._count("retries")
-                backoff_sleep(delay)
-        raise EndpointError(f"{self.url} failed {c.max_retries + 1} times (last: {failure})",
-                            fix="check that the server is up at base_url, or raise max_retries")
+                failure = type(err).__name__
+            except _BadAnswer as err:
+                failure, fix = str(err), err.fix
+            if budget.left <= 0:
+                raise EndpointError(f"{self.url} failed {budget.used + 1} times (last: {failure})", fix=fix)
+            budget.wait(failure)
 
-    def _refused(self, resp: requests.Response) -> EndpointError:
-        detail, key = " ".join(resp.text.split())[:200], os.environ.get(self.config.api_key_env)
-        if key:  # some servers echo the key they rejected
-            detail = detail.replace(key, "***")
-        fix = (f"set {self.config.api_key_env} to a valid API key" if resp.status_code in (401, 403)
-               else "check model, base_url and mode against what the server supports")
-        return EndpointError(f"{self.url} answered HTTP {resp.status_code}: {detail}", fix=fix)
+    def _session(self) -> tuple[requests.Session, HTTPAdapter]:
+        """A session per worker thread (sessions are not thread-safe), its adapter retrying."""
+        if not hasattr(self._local, "session"):
+            session, adapter = requests.Session(), HTTPAdapter()
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._local.session, self._local.adapter = session, adapter
+        return self._local.session, self._local.adapter
 
-    def _json(self, resp: requests.Response) -> dict:
+    def _answer(self, resp: requests.Response) -> dict:
+        """The body of a 2xx response once it is an answer; urllib3 has already retried 429/5xx."""
+        if resp.status_code in TRANSIENT_STATUS:
+            raise _BadAnswer(f"HTTP {resp.status_code}")
+        if resp.status_code >= 300:
+            raise self._refused(resp)  # a retry would get the same answer
         try:
-            return resp.json()
+            data = resp.json()
         except ValueError:
-            raise EndpointError(f"{self.url} answered HTTP {resp.status_code} with non-JSON text",
-                                fix="check that base_url is the API root, ending in /v1") from None
-
-    def _top_logprobs(self, resp: dict) -> dict[str, float]:
-        """{token: logprob} for the first generated token, from the chat or the completions shape."""
-        lp = _choice(resp).get("logprobs")
-        if not lp:  # e.g. `transformers serve` ignores the logprobs field: fail loudly, not all-invalid
+            raise _BadAnswer("non-JSON body", fix="check that base_url is the API root, ending in /v1") from None
+        problem = self._problem(data)
+        if problem == NO_LOGPROBS:  # e.g. `transformers serve` ignores the logprobs field: fail loudly
             raise EndpointError(f"{self.url} sent no logprobs", field="mode",
                                 fix="use mode 'generate' with this server, or a server with logprobs (vLLM)")
-        if lp.get("content"):  # chat: content[0] = {token, logprob, top_logprobs: [{token, logprob}]}
-            first = lp["content"][0]
-            return dict([(t["token"], t["logprob"]) for t in first.get("top_logprobs") or []]
-                        + [(first["token"], first["logprob"])])
-        out = dict((lp.get("top_logprobs") or [None])[0] or {})  # completions: [{token: logprob}]
-        if lp.get("tokens") and lp.get("token_logprobs"):
-            out.setdefault(lp["tokens"][0], lp["token_logprobs"][0])
-        return out
+        if problem:
+            raise _BadAnswer(problem)
+        return data
+
+    def _problem(self, data) -> str | None:
+        """Why ``data`` is not an answer in this mode, or None."""
+        if not isinstance(data, dict):
+            return f"a JSON {type(data).__name__}, not an object"
+        if data.get("error"):
+            error = data["error"]
+            return "error body: " + self._redact(error.get("message", error) if isinstance(error, dict) else error)
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            return "no choices in the body"
+        if self.config.mode == "logprobs":
+            if not (isinstance(choices[0].get("logprobs"), dict) and choices[0]["logprobs"]):
+                return NO_LOGPROBS
+            try:  # the shape score() reads: {token: number}
+                [float(v) for v in _top_logprobs(data).values() if v is not None]
+            except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+                return "malformed logprobs in the body"
+            return None
+        message = choices[0].get("message")
+        text = message.get("content") if isinstance(message, dict) else choices[0].get("text")
+        return None if isinstance(text, str) else "no answer text in the body"
+
+    def _redact(self, detail) -> str:
+        detail, key = " ".join(str(detail).split())[:200], os.environ.get(self.config.api_key_env)
+        return detail.replace(key, "***") if key else detail  # some servers echo the key they rejected
+
+    def _refused(self, resp: requests.Response) -> EndpointError:
+        fix = (f"set {self.config.api_key_env} to a valid API key" if resp.status_code in (401, 403)
+               else "check model, base_url and mode against what the server supports")
+        return EndpointError(f"{self.url} answered HTTP {resp.status_code}: {self._redact(resp.text)}", fix=fix)
 
     def _count(self, what: str) -> None:
         with self._lock:
             self.stats[what] += 1
+
+
+def _top_logprobs(resp: dict) -> dict[str, float]:
+    """{token: logprob} for the first generated token, from the chat or the completions shape."""
+    lp = _choice(resp).get("logprobs") or {}
+    if lp.get("content"):  # chat: content[0] = {token, logprob, top_logprobs: [{token, logprob}]}
+        first = lp["content"][0]
+        return dict([(t["token"], t["logprob"]) for t in first.get("top_logprobs") or []]
+                    + [(first["token"], first["logprob"])])
+    out = dict((lp.get("top_logprobs") or [None])[0] or {})  # completions: [{token: logprob}]
+    if lp.get("tokens") and lp.get("token_logprobs"):
+        out.setdefault(lp["tokens"][0], lp["token_logprobs"][0])
+    return out
 
 
 def _key(url: str, mode: str, body: dict) -> str:
@@ -255,9 +361,9 @@ def _key(url: str, mode: str, body: dict) -> str:
     return hashlib.sha256(json.dumps([url, mode, body], sort_keys=True).encode()).hexdigest()
 
 
-def _retry_after(resp: requests.Response) -> float:
+def _retry_after(headers) -> float:
     """Seconds the server asked us to wait (Retry-After: seconds or an HTTP date), else 0."""
-    value = resp.headers.get("Retry-After", "")
+    value = headers.get("Retry-After") or ""
     try:
         return max(0.0, float(value))
     except ValueError:

@@ -56,7 +56,9 @@ class _OracleReward:
     def _per_task(self, completions, candidates, label, columns) -> dict[str, np.ndarray]:
         texts = self.postprocess(completions, columns)
         scores = self.oracle.score(oracle_tasks(candidates, label), texts)
-        return per_task_metrics(scores.values, np.asarray(label), scores.valid)
+        # a target outside an endpoint's top-k log-probs is a ranked miss, not "no answer"
+        return per_task_metrics(scores.values, np.asarray(label), scores.valid,
+                                n_candidates=[len(c) for c in candidates])
 
 
 class AccuracyReward(_OracleReward):

@@ -16,11 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..errors import InputError, LeakageError
-from ..logs.schema import EventLog
+from ..errors import LeakageError
+from ..logs.schema import TS_MAX, TS_MIN, EventLog
 from . import kernel
 from .kernel import Context, Events
-from .protocol import TaskProtocol
+from .protocol import TaskProtocol, check_catalog_size, check_kept, no_test_tasks
 from .source import LogFiles, RowProblem, normalize_engagement, raise_row_problem
 
 BLOCK_EVENTS = 1_000_000
@@ -135,12 +135,18 @@ def row_problems(c: Columns, has_catalog: bool) -> list[RowProblem]:
     problems = [_first("user_id", (c.user < 0) | np.isin(c.user, empty_user)),
                 _first("item_id", c.item_null | np.isin(c.item, empty_item)),
                 _first("timestamp", c.ts_null),
+                _out_of_range(c.timestamp, c.ts_null),
                 _first("duration", c.duration < 0)]
     if has_catalog:
         unknown = (c.item < 0) & ~c.item_null
         if unknown.any():
             problems.append(_first("unknown", unknown, value=""))
     return problems
+
+
+def _out_of_range(ts: np.ndarray, null: np.ndarray) -> RowProblem:
+    bad = ~null & ((ts < TS_MIN) | (ts > TS_MAX))
+    return _first("timestamp_range", bad, value=str(ts[np.flatnonzero(bad)[0]]) if bad.any() else "")
 
 
 def sort_order(user: np.ndarray, ts: np.ndarray) -> np.ndarray | None:
@@ -207,6 +213,7 @@ def prepare(source, protocol: TaskProtocol) -> Prepared:
         arrays = [a[order] for a in arrays]
     user, ts, item, eng, dev, dur, rating, ordinal = arrays
     raise_row_problem([duplicates(user, ts, item, eng, ordinal)], files, rows, name)
+    check_catalog_size(protocol, len(catalog))  # after the row checks, before any task is built
     ev = Events(user, c.users, ts, item, eng, c.engagements, dev, c.devices, dur, rating)
     ctx = Context(protocol, c.items)
     if protocol.split == "time":
@@ -295,9 +302,9 @@ class Totals:
             raise LeakageError(f"task {task}: a {split} target appears in a training task ({self.leaks} targets)",
                                file="tasks", field="split",
                                fix="split by time so training tasks end before evaluation targets")
-        if not self.counts["test"]:
-            raise InputError(f"no test tasks: no user has more than {p.min_history} events before a target",
-                             field="min_history", fix="use more data or lower --min-history")
+        if not self.counts["test"] and not self.dropped:
+            raise no_test_tasks(p)
+        check_kept(self.counts, self.dropped, p)
 
     def meta(self, p: TaskProtocol, name: str) -> dict:
         return {"protocol": p.to_dict(), "counts": dict(self.counts), "log": name,

@@ -1,7 +1,8 @@
 """The leakage check that runs on every task build and every task file read.
 
 Refuses a task set when
-1. a history event is later than its target (the history contains the future);
+1. a history event is later than its target (the history contains the future), has no time,
+   or is the target event itself (same item at the target's second, not exposure noise);
 2. a valid/test target event (user, item, time) appears in a training task, as target or in
    a history (test targets never reach training);
 3. a task's candidates are malformed: ``candidates[label] != target_item`` or duplicates.
@@ -15,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import LeakageError
+from ..logs.schema import NOISE_ENGAGEMENTS
 
 
 def _event_keys(users, items, times) -> np.ndarray:
@@ -27,15 +29,45 @@ def _first(table: pa.Table, rows: np.ndarray) -> str:
     return str(table["task_id"][int(rows[0])].as_py())
 
 
+def _check_times(table: pa.Table, file: object) -> None:
+    """Every target and history event has a time, and each history's times match its items."""
+    null = lambda arr: pc.is_null(arr).to_numpy(zero_copy_only=False)  # noqa: E731
+    hist_parents = pc.list_parent_indices(table["hist_time"]).to_numpy()
+    missing = {"target_time": ("a target", np.flatnonzero(null(table["target_time"]))),
+               "hist_time": ("a history event", hist_parents[null(pc.list_flatten(table["hist_time"]))])}
+    for name, (what, rows) in missing.items():
+        if len(rows):
+            raise LeakageError(f"task {_first(table, rows)}: {what} has no time", file=file, field=name,
+                               fix="every event needs its time; rebuild the tasks")
+    uneven = pc.fill_null(pc.not_equal(pc.list_value_length(table["hist_time"]),  # a null list: uneven
+                                       pc.list_value_length(table["hist_item"])), True).to_numpy(zero_copy_only=False)
+    if uneven.any():
+        raise LeakageError(f"task {_first(table, np.flatnonzero(uneven))}: hist_time and hist_item differ in "
+                           "length", file=file, field="hist_time", fix="one time per history item; rebuild the tasks")
+
+
 def check_leakage(table: pa.Table, file: object = "tasks") -> None:
     n = table.num_rows
     if n == 0:
         return
+    _check_times(table, file)
     # 1. no future in histories
     parents = pc.list_parent_indices(table["hist_time"]).to_numpy()
     hist_time = pc.list_flatten(table["hist_time"]).to_numpy(zero_copy_only=False)
     target_time = table["target_time"].to_numpy()
     future = hist_time > target_time[parents]
+    same = (hist_time == target_time[parents]) & (
+        pc.list_flatten(table["hist_item"]).to_numpy(zero_copy_only=False)
+        == table["target_item"].to_numpy(zero_copy_only=False)[parents])
+    if same.any():  # exposure noise at the target's second is another event, never the target
+        eng = pc.list_flatten(table["hist_engagement"]).to_numpy(zero_copy_only=False)
+        if len(eng) == len(same):  # engagements aligned with the times (else: none counts as noise)
+            same &= ~np.isin(eng, list(NOISE_ENGAGEMENTS))
+    if same.any():
+        rows = parents[same]
+        raise LeakageError(f"task {_first(table, rows)}: the target event is inside its own history "
+                           f"({len(np.unique(rows))} tasks)", file=file, field="hist_item",
+                           fix="histories may only hold events before the target; rebuild the tasks")
     if future.any():
         rows = parents[future]
         raise LeakageError(f"task {_first(table, rows)}: a history event is later than its target "

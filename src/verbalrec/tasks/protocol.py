@@ -68,6 +68,31 @@ class TaskProtocol:
         return cls(**data)
 
 
+def check_catalog_size(protocol: TaskProtocol, n_items: int) -> None:
+    """N candidates are N distinct items: a catalog with fewer cannot give one task."""
+    if protocol.n_candidates > n_items:
+        raise InputError(f"{protocol.n_candidates} candidates per task, but the catalog has only {n_items} items",
+                         field="n_candidates", fix=f"use --n-candidates {n_items} or fewer (a bigger catalog "
+                         "also works)")
+
+
+def check_kept(counts: dict, dropped: int, protocol: TaskProtocol) -> None:
+    """A build that keeps no test task is a failure, not an empty success."""
+    if counts.get("test", 0) == 0:
+        raise InputError(f"no test task kept: {dropped} targets were dropped because their user had not seen "
+                         f"{protocol.n_candidates - 1} other items (the negatives must be unseen)",
+                         field="n_candidates", fix="lower --n-candidates, or use logs with more items per user")
+
+
+def no_test_tasks(protocol: TaskProtocol) -> InputError:
+    """No user has a target after ``min_history`` events; the advice fits where min_history is."""
+    fix = "use logs with more events per user"
+    if protocol.min_history > 1:
+        fix += f", or lower --min-history (now {protocol.min_history}, at least 1)"
+    return InputError(f"no test tasks: no user has a target after {protocol.min_history} earlier "
+                      f"event{'s' if protocol.min_history > 1 else ''}", field="min_history", fix=fix)
+
+
 PRESETS = {
     "paper": TaskProtocol(),
     # LLaRA (Liao et al., 2024): last-10 history, 20 candidates (uniform unseen), chronological 8:1:1.

@@ -29,12 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import InputError
+from ..logs.schema import TS_MAX, TS_MIN
 
 TASK_SCHEMA = pa.schema([
     ("task_id", pa.string()), ("user_id", pa.string()), ("split", pa.string()),
@@ -130,10 +132,27 @@ def read_task_table(path: str | Path) -> pa.Table:
                 col = pa.array([[None] * len(h) for h in table["hist_item"].to_pylist()], typ)
             table = table.append_column(name, col)
     try:
-        return table.select(TASK_SCHEMA.names).cast(TASK_SCHEMA)
+        table = table.select(TASK_SCHEMA.names).cast(TASK_SCHEMA)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
         raise InputError(f"a column has the wrong type ({err})", file=path,
                          fix="follow the task schema in verbalrec.tasks.schema") from None
+    _check_time_range(table, path)
+    return table
+
+
+def _check_time_range(table: pa.Table, path: Path) -> None:
+    """Target and history times inside the range every log is held to (nulls: the leakage check)."""
+    from ..logs.schema import unix_seconds
+    for name in ("target_time", "hist_time"):
+        column = pc.list_flatten(table[name]) if name == "hist_time" else table[name]
+        times = pd.Series(column.drop_null().to_numpy(zero_copy_only=False))
+        try:
+            unix_seconds(times, file=path, row_offset=1)
+        except InputError as err:  # name the task row and the column, not the flat position
+            bad = pc.or_(pc.less(column, TS_MIN), pc.greater(column, TS_MAX)).to_numpy(zero_copy_only=False)
+            first = int(np.flatnonzero(bad)[0])
+            row = pc.list_parent_indices(table[name]).to_numpy()[first] if name == "hist_time" else first
+            raise InputError(err.problem, file=path, row=int(row) + 1, field=name, fix=err.fix) from None
 
 
 def training_sequences(train: TaskSet) -> dict[str, list[str]]:

@@ -9,7 +9,6 @@ row checks are computed by each engine and reported here, so both engines say th
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,10 +54,10 @@ def resolve(source) -> LogFiles:
     path = Path(source)
     catalog = None
     if path.is_dir() and (path / "log.json").exists():
-        import pandas as pd
-        catalog = pd.read_parquet(path / "catalog.parquet")
+        from ..logs.store import read_manifest, read_part
+        name = read_manifest(path).get("name", path.name)  # a broken log.json or catalog is named
+        catalog = read_part(path / "catalog.parquet")
         files, root = [path / "events.parquet"], path
-        name = json.loads((path / "log.json").read_text()).get("name", path.name)
     elif path.is_dir():
         files, root, name = _parquet_files(path), path, path.name
     elif path.is_file() and path.suffix == ".parquet":
@@ -134,6 +133,8 @@ ROW_CHECKS = (
     ("user_id", "user_id", "empty value", "every event needs a user_id"),
     ("item_id", "item_id", "empty value", "every event needs an item_id"),
     ("timestamp", "timestamp", "timestamp is missing", "every event needs a timestamp"),
+    ("timestamp_range", "timestamp", "timestamp {value} is outside the allowed range 1970-01-01..2100-01-01",
+     "store Unix seconds (verbalrec data convert --timestamp-unit ms converts milliseconds)"),
     ("duration", "duration_min", "negative duration", "durations are minutes >= 0"),
     ("unknown", "item_id", "item id {value!r} is not in the catalog", "add the items to the catalog"),
     ("duplicate", "timestamp", "duplicate event (same user, item, timestamp, engagement)",

@@ -25,11 +25,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import InputError
-from ..logs.schema import EventLog
+from ..logs.schema import TS_MAX, TS_MIN, EventLog
 from . import kernel
 from .columnar import Totals, finish_training_stats, time_cutoffs
 from .kernel import Context, Events
-from .protocol import TaskProtocol
+from .protocol import TaskProtocol, check_catalog_size
 from .source import LogFiles, RowProblem, normalize_engagement, raise_row_problem, resolve
 from .writer import DICT_LISTS, WRITE_SCHEMA, write_tasks_file
 
@@ -99,11 +99,14 @@ def row_problems(df, eng_map, catalog_ids) -> list[RowProblem]:
     aggs = []
     conds = {"user_id": F.col("user_id").isNull() | (F.col("user_id") == ""),
              "item_id": F.col("item_id").isNull() | (F.col("item_id") == ""),
-             "timestamp": F.col("timestamp").isNull(), "duration": F.col("duration_min") < 0}
+             "timestamp": F.col("timestamp").isNull(), "duration": F.col("duration_min") < 0,
+             "timestamp_range": (F.col("timestamp") < TS_MIN) | (F.col("timestamp") > TS_MAX)}
     for name, cond in conds.items():
         aggs += [F.sum(F.when(cond, 1).otherwise(0)).alias(f"{name}_n"), F.min(F.when(cond, F.col("ordinal"))).alias(f"{name}_o")]
     r = df.agg(*aggs).collect()[0]
     problems = [RowProblem(n, int(r[f"{n}_o"] or 0), int(r[f"{n}_n"] or 0)) for n in conds]
+    if r["timestamp_range_n"]:  # the value, as the columnar engine reports it
+        problems[-1].value = str(df.filter(F.col("ordinal") == r["timestamp_range_o"]).first()["timestamp"])
     if catalog_ids is not None:
         unknown = (df.filter(F.col("item_id").isNotNull() & (F.col("item_id") != ""))
                    .join(F.broadcast(catalog_ids.select("item_id")), "item_id", "left_anti"))
@@ -270,6 +273,7 @@ def build_to_folder(source, protocol: TaskProtocol, out: str | Path) -> dict:
             catalog = catalog_from_events(__import__("pandas").DataFrame({"item_id": ids}))
         else:
             catalog = log.catalog
+        check_catalog_size(protocol, len(ids))
         ctx = Context(protocol, pa.array(ids, pa.string()))
         if protocol.split == "time":
             t = df.groupBy("timestamp").count().orderBy("timestamp").toArrow()

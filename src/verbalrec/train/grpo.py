@@ -22,7 +22,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..tasks.schema import TaskSet
 from .grpo_config import GRPOCommon, lora_config, trl_args
-from .provenance import save_provenance
+from .provenance import run_summary, save_provenance
 
 CHECKPOINTS = "checkpoints"
 _PUBLIC = {"Stage1Config": "grpo_config", "Stage2Config": "grpo_config", "train_verbalizer": "stage1",
@@ -97,12 +97,10 @@ def run_grpo(cfg: GRPOCommon, *, stage: str, model, tokenizer, reward_funcs: lis
         result = trainer.train(resume_from_checkpoint=str(start) if start else None)
     wall = time.perf_counter() - t0
     start_step = int(start.name.split("-")[-1]) if start else 0
-    steps_run = trainer.state.global_step - start_step
     save_policy(trainer, tokenizer, out, merge=cfg.lora_r > 0)
     save_provenance(out, cfg, data_hash, {
-        "stage": stage, "examples": len(dataset), "resumed_from_step": start_step, "steps_run": steps_run,
-        "global_step": trainer.state.global_step, "train_loss": result.training_loss, "wall_s": round(wall, 1),
-        "s_per_step": round(wall / max(steps_run, 1), 3), "log_history": trainer.state.log_history, **(extra or {})})
+        "stage": stage, "examples": len(dataset), **run_summary(result.training_loss, trainer.state, start_step, wall),
+        "log_history": trainer.state.log_history, **(extra or {})})
     return out
 
 

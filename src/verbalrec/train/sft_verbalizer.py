@@ -26,7 +26,7 @@ from ..verbalize.heuristic import HeuristicVerbalizer
 from ..verbalize.template import Catalog
 from .grpo import CHECKPOINTS, cpu_threads, last_checkpoint, prepare_out, training_tasks
 from .grpo_config import KINDS
-from .provenance import save_provenance
+from .provenance import run_summary, save_provenance
 from .stage1 import as_prompt, make_policy_verbalizer
 
 
@@ -123,7 +123,8 @@ def sft_verbalizer(cfg: VerbalizerSFTConfig, resume: bool = False) -> Path:
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
     save_provenance(out, cfg, tasks.meta.get("data_hash", "unknown"), {
-        "stage": "sft-verbalizer", "examples": len(rows), "train_loss": result.training_loss,
-        "resumed_from_step": int(start.name.split("-")[-1]) if start else 0, "global_step": trainer.state.global_step,
-        "wall_s": round(time.perf_counter() - t0, 1), "log_history": trainer.state.log_history})
+        "stage": "sft-verbalizer", "examples": len(rows),
+        **run_summary(result.training_loss, trainer.state, int(start.name.split("-")[-1]) if start else 0,
+                      time.perf_counter() - t0),
+        "log_history": trainer.state.log_history})
     return out

@@ -30,7 +30,7 @@ from ..reason.prompt import answer_text, build_prompt, fit_prompt
 from ..tasks.schema import Task, TaskSet, training_events
 from ..verbalize.mix import HISTORY_PASSES, MIX_STYLES, VerbalizationMix, check_mix
 from ..verbalize.template import Catalog
-from .provenance import save_provenance
+from .provenance import run_summary, save_provenance
 
 
 @dataclass
@@ -169,10 +169,12 @@ def warm_start(cfg: WarmStartConfig, resume: bool = False) -> Path:
                          processing_class=tokenizer)
     t0 = time.perf_counter()
     has_ckpt = resume and ckpt.exists() and any(ckpt.glob("checkpoint-*"))
+    start = max(int(p.name.split("-")[-1]) for p in ckpt.glob("checkpoint-*")) if has_ckpt else 0  # as TRL picks
     result = trainer.train(resume_from_checkpoint=True if has_ckpt else None)
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
     save_provenance(out, cfg, tasks.meta.get("data_hash", "unknown"), {
-        "stage": "warmstart", "examples": len(texts), "train_loss": result.training_loss,
-        "wall_s": round(time.perf_counter() - t0, 1), "log_history": trainer.state.log_history})
+        "stage": "warmstart", "examples": len(texts),
+        **run_summary(result.training_loss, trainer.state, start, time.perf_counter() - t0),
+        "log_history": trainer.state.log_history})
     return out

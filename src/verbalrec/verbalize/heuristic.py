@@ -76,7 +76,8 @@ class HeuristicVerbalizer:
         if v["series"] and len(v["items"]) > 1:
             what = f"watched {len(v['items'])} episodes of {v['series']}"
         else:
-            verb = "watched" if "play" in engagements else _VERBS.get(engagements[0], engagements[0].replace("_", " "))
+            verb = "watched" if "play" in engagements else _VERBS.get(engagements[0], clean_field(
+                str(engagements[0]).replace("_", " ")))
             what = f"{verb} {self._describe_item(v['item_id'])}"
         minutes = sum(e["duration_min"] for e in v["events"] if e.get("duration_min") is not None
                       and not math.isnan(e["duration_min"]))

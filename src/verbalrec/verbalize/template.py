@@ -20,7 +20,9 @@ import pandas as pd
 from ..logs.schema import engagement_display
 from ..tasks.schema import Task
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# C0 and C1 control characters (LF, CR, VT, FF, FS, GS, RS, NEL, ...) and the Unicode line and
+# paragraph separators: everything str.splitlines() or a terminal treats as a break
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def clean_field(text: object) -> str:
@@ -67,7 +69,7 @@ def template_line(event: dict, catalog: Catalog, metadata: bool = False) -> str:
     if metadata:
         fields += catalog.metadata(event["item_id"])
     if not _missing(event.get("engagement")):
-        fields.append(engagement_display(event["engagement"]))
+        fields.append(clean_field(engagement_display(str(event["engagement"]))))
     if not _missing(event.get("duration_min")):
         fields.append(f"Duration: {event['duration_min']:.2f} min")
     return ", ".join(fields)
