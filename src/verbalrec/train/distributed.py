@@ -3,9 +3,10 @@
 Under accelerate (torchrun underneath) every process runs the whole ``verbalrec train`` command.
 transformers/TRL already write checkpoints and the trained weights from the main process only
 (``TrainingArguments.should_save``); what verbalrec writes itself -- the run directory check, a
-freshly built model, the verbalization cache, tokenizer files, ``verbalrec_run.json`` -- goes
-through these helpers. In one process every helper is a no-op, so single-process runs are
-unchanged and never start a process group.
+freshly built model, tokenizer files, ``verbalrec_run.json``, LangPTune's embedding model -- goes
+through these helpers (the Stage 2 verbalization cache is filled by every process, each its share).
+In one process every helper is a no-op, so single-process runs are unchanged and never start a
+process group.
 """
 
 from __future__ import annotations
