@@ -83,6 +83,8 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=640, help="the Reasoner's token budget")
     ap.add_argument("--limit", type=int, default=0, help="score the first N test tasks (0 = all)")
     ap.add_argument("--llara", action="store_true", help="also the llara protocol (last 10, 20 candidates, HR@1)")
+    ap.add_argument("--long-history", type=int, default=0,
+                    help="also score the same model on H=N histories under the same token budget (e.g. 100)")
     ap.add_argument("--model", help="score this model instead of training one")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -105,8 +107,16 @@ def main() -> None:
         out = {"warmstart_s": wall, "model": model, "history_len": a.history_len, "max_length": a.max_length,
                "seed": a.seed, "command": " ".join(sys.argv), "warmstart": overrides, **res["systems"],
                **{k: v for k, v in res.items() if k != "systems"}}
-        if a.llara:
-            llara = score(tasks_dir(work, "llara", None, a.seed), model, a.max_length, a.limit, ("template",), a.seed, log)
+        if a.long_history:
+            long = score(tasks_dir(work, "paper", a.long_history, a.seed), model, a.max_length, a.limit,
+                         VERBALIZATIONS, a.seed, log)
+            print_table(long.pop("doc"), title=f"ml-100k paper H={a.long_history}, budget {a.max_length} tokens")
+            out[f"h{a.long_history}"] = long
+        if a.llara:  # its own Reasoner: the paper split's training events reach into llara's test period
+            llara_dir = tasks_dir(work, "llara", None, a.seed)
+            cfg = WarmStartConfig(**{"max_length": a.max_length, "seed": a.seed, **overrides,
+                                     "tasks": str(llara_dir), "out": str(work / f"reasoner-llara-s{a.seed}")})
+            llara = score(llara_dir, str(warm_start(cfg)), a.max_length, a.limit, ("template",), a.seed, log)
             print_table(llara.pop("doc"), title="ml-100k llara (last 10, 20 candidates)")
             out["llara"] = {"hr@1_template": llara["systems"]["template"]["hr@1"], **llara,
                             "llara_published_best_hr@1": 0.4526}

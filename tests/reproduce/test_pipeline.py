@@ -105,3 +105,20 @@ def test_a_model_retrained_in_place_is_a_new_input(tmp_path):
     weights.write_bytes(weights.read_bytes() + b"\0")  # "retrained": other bytes, other mtime
     assert model_identity(str(model)) != before
     assert model_identity("template") == "template"
+
+
+def test_stage2_rows_carry_the_paired_delta_vs_their_warm_start(run):
+    """Each Stage 2 row is compared with the same Reasoner before Stage 2, reading the same texts."""
+    cfg, doc = run
+    rows = {r["system"]: r for r in doc["table2"]}
+    for system, warm in (("stage2-verbalized", "stage1-rewrite"), ("stage2-raw", "template")):
+        row = rows[system]
+        assert row["delta_vs_warmstart_of"] == warm
+        a, b = _per_task(cfg, warm), _per_task(cfg, system)
+        disc = a["discovery"].to_numpy(bool)
+        d, lo, hi = relative_delta(a["hr@1"].to_numpy()[disc], b["hr@1"].to_numpy()[disc], seed=0)
+        assert row["delta_vs_warmstart_pct"] == pytest.approx(d, nan_ok=True)
+        assert row["delta_vs_warmstart_pct_ci95"] == pytest.approx([lo, hi], nan_ok=True)
+    assert "delta_vs_raw_pct" in rows["stage2-verbalized"]
+    summary = doc["curve_summary"]["stage2"]["stage2-verbalized"]
+    assert summary["steps"] == 2 and summary["first_fifth_mean"] is not None

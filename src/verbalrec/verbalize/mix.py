@@ -82,14 +82,14 @@ def dropped_fields_line(event: dict, catalog: Catalog, rng: random.Random) -> st
 
 
 #: the wordings of the mix and their default weights (measured in docs/reasoner.md)
-MIX_STYLES = {"template": 1.0, "template+meta": 1.0, "heuristic": 1.0, "titles": 1.0, "sentences": 1.0,
+MIX_STYLES = {"template": 1.0, "template+meta": 0.5, "heuristic": 1.0, "titles": 3.0, "sentences": 0.5,
               "drop-fields": 1.0}
 
 
 #: the warm start's history documents: passes per style (titles cost ~2 tokens an event, the
 #: template ~18, template + metadata ~29; docs/reasoner.md has the measurements behind these)
-HISTORY_PASSES = {"titles": 16.0, "template": 0.25, "template+meta": 0.2, "heuristic": 0.25, "sentences": 0.2,
-                  "drop-fields": 0.25}
+HISTORY_PASSES = {"titles": 24.0, "template": 0.3, "template+meta": 0.2, "heuristic": 0.3, "sentences": 0.2,
+                  "drop-fields": 0.3}
 
 
 def line_subset(task: Task, rng: random.Random, min_share: float = 0.5) -> Task:
