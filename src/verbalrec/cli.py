@@ -164,7 +164,9 @@ def cmd_train(args) -> None:
                          fix=f"see `verbalrec train {args.train_cmd} -h`") from None
     t0 = time.perf_counter()
     out = run(cfg, resume=args.resume)
-    print(f"wrote {out} in {time.perf_counter() - t0:.0f}s")
+    from .train.distributed import is_main_process
+    if is_main_process():  # under accelerate launch: one line, not one per process
+        print(f"wrote {out} in {time.perf_counter() - t0:.0f}s")
 
 
 def cmd_langptune(args) -> None:
@@ -178,6 +180,8 @@ def cmd_langptune(args) -> None:
         raise InputError(f"bad or missing config field ({err})", field="config", fix="see `verbalrec langptune -h`") from None
     t0 = time.perf_counter()
     doc = run_langptune(cfg, resume=args.resume)
+    if not doc:  # a non-main process under accelerate launch: the main one evaluates and prints
+        return
     print_langptune(doc)
     for ex in doc["examples"]:
         print(f"\n# user {ex['user_id']} (next: {ex['target']})\nbefore: {ex['before']!r}\nafter:  {ex['after']!r}")

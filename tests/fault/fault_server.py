@@ -19,7 +19,7 @@ FAULTS = ("hang", "500", "503", "429", "malformed", "error", "no-choices", "cut"
 
 
 class FaultServer:
-    def __init__(self, plan, answer, hang_s: float = 2.0, mode: str = "generate"):
+    def __init__(self, plan, answer, hang_s: float = 2.0, mode: str = "generative"):
         self.plan, self.answer, self.hang_s, self.mode = plan, answer, hang_s, mode
         self.log: list[tuple[str, int, str | None]] = []
         self.attempts: Counter = Counter()

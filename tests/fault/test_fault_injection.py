@@ -73,7 +73,7 @@ def test_every_fault_once_per_prompt_the_run_completes_and_stores_only_right_ans
     # prompt i meets fault i % 9 on its first try, and every third prompt a second one
     plan = lambda p, attempt: (FAULTS[index[p] % 9] if attempt == 0 else  # noqa: E731
                                FAULTS[(index[p] + 4) % 9] if attempt == 1 and index[p] % 3 == 0 else None)
-    cfg = EndpointConfig(model="m", mode="generate", cache_path=str(tmp_path / "c.sqlite"), max_retries=3, **FAST)
+    cfg = EndpointConfig(model="m", mode="generative", cache_path=str(tmp_path / "c.sqlite"), max_retries=3, **FAST)
     with FaultServer(plan, answer, hang_s=1.5) as server:
         cfg.base_url = server.base_url
         r = EndpointReasoner(cfg, catalog)
@@ -98,7 +98,7 @@ def test_a_persistent_fault_stops_clearly_and_the_rerun_sends_only_what_is_missi
     # prompt 13 always answers an error body until the server is healed; the others meet one fault each
     plan = lambda p, attempt: (None if healed["yes"] else "error" if index[p] == 13 else  # noqa: E731
                                FAULTS[index[p] % 9] if attempt == 0 else None)
-    cfg = EndpointConfig(model="m", mode="generate", cache_path=str(tmp_path / "c.sqlite"), max_retries=2, **FAST)
+    cfg = EndpointConfig(model="m", mode="generative", cache_path=str(tmp_path / "c.sqlite"), max_retries=2, **FAST)
     with FaultServer(plan, answer, hang_s=1.5) as server:
         cfg.base_url = server.base_url
         r = EndpointReasoner(cfg, catalog)

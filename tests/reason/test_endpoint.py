@@ -97,7 +97,7 @@ def served(tmp_path_factory):
 def test_generate_mode_against_transformers_serve(served, tmp_path, chat):
     proc, model = served
     tasks, contexts, catalog = tiny_tasks()
-    r = reasoner(tmp_path, proc.base_url, catalog, model=model, mode="generate", max_tokens=4, chat=chat)
+    r = reasoner(tmp_path, proc.base_url, catalog, model=model, mode="generative", max_tokens=4, chat=chat)
     s = r.score(tasks, contexts)
     assert s.values.shape == (len(tasks), 3) and s.valid.all(), r.last_answers
     assert (s.predict() == 1).all() and r.stats["requests"] == len(tasks) and r.stats["retries"] == 0
@@ -108,7 +108,7 @@ def test_a_repeated_score_sends_nothing_and_the_key_stays_out_of_the_cache(serve
     proc, model = served
     monkeypatch.setenv(KEY_ENV, SECRET)  # sent as a bearer token, which `transformers serve` ignores
     tasks, contexts, catalog = tiny_tasks()
-    cfg = config(tmp_path, proc.base_url, model=model, mode="generate", max_tokens=4, api_key_env=KEY_ENV)
+    cfg = config(tmp_path, proc.base_url, model=model, mode="generative", max_tokens=4, api_key_env=KEY_ENV)
     first = EndpointReasoner(cfg, catalog).score(tasks, contexts)
     again = EndpointReasoner(cfg, catalog)  # a new process would see the same: the cache is on disk
     second = again.score(tasks, contexts)
@@ -125,7 +125,7 @@ def test_logprobs_mode_tells_that_transformers_serve_sends_no_logprobs(served, t
     proc, model = served
     tasks, contexts, catalog = tiny_tasks()
     r = reasoner(tmp_path, proc.base_url, model=model, mode="logprobs", catalog=catalog)
-    with pytest.raises(EndpointError, match="sent no logprobs.*mode 'generate'"):
+    with pytest.raises(EndpointError, match="sent no logprobs.*mode 'generative'"):
         r.score(tasks[:1], contexts[:1])
 
 
@@ -163,7 +163,7 @@ def test_generate_mode_is_one_hot_or_invalid(tmp_path):
     title = catalog.title(tasks[1].candidates[2])
     answer = dict(zip(prompts, [" A. because", f" I pick {title}", " no idea"]))
     with FakeServer(lambda n, body: (200, {}, {"choices": [{"text": answer[body["prompt"]]}]})) as fake:
-        s = reasoner(tmp_path, fake.base_url, catalog, mode="generate").score(tasks[:3], contexts[:3])
+        s = reasoner(tmp_path, fake.base_url, catalog, mode="generative").score(tasks[:3], contexts[:3])
     assert s.values[0].tolist() == [1, 0, 0] and s.values[1].tolist() == [0, 0, 1]
     assert s.valid.tolist() == [True, True, False]
 
@@ -182,7 +182,7 @@ def waits(monkeypatch):
 def test_503_twice_then_success_retries_with_backoff(tmp_path, waits):
     tasks, contexts, catalog = tiny_tasks()
     with FakeServer(lambda n, body: (503, {}, "busy") if n < 2 else (200, {}, OK)) as fake:
-        r = reasoner(tmp_path, fake.base_url, catalog, mode="generate", backoff_base=0.05, backoff_max=1)
+        r = reasoner(tmp_path, fake.base_url, catalog, mode="generative", backoff_base=0.05, backoff_max=1)
         s = r.score(tasks[:1], contexts[:1])
     assert s.valid.all() and len(fake.requests) == 3 and r.stats == {"requests": 3, "retries": 2, "cache_hits": 0, "stored": 1}
     assert len(waits) == 2  # jittered in [d/2, d] for d = 0.05, then 0.1
@@ -193,14 +193,14 @@ def test_retry_after_is_respected(tmp_path, waits):
     tasks, contexts, catalog = tiny_tasks()
     slow_down = (429, {"Retry-After": "0.4"}, "slow down")
     with FakeServer(lambda n, body: slow_down if n == 0 else (200, {}, OK)) as fake:
-        reasoner(tmp_path, fake.base_url, mode="generate", catalog=catalog, backoff_max=1).score(tasks[:1], contexts[:1])
+        reasoner(tmp_path, fake.base_url, mode="generative", catalog=catalog, backoff_max=1).score(tasks[:1], contexts[:1])
     assert len(fake.requests) == 2 and waits == [0.4]  # the server's wait beats the shorter backoff
 
 
 def test_gives_up_after_max_retries_naming_the_url(tmp_path):
     tasks, contexts, catalog = tiny_tasks()
     with FakeServer(lambda n, body: (500, {}, "boom")) as fake:
-        r = reasoner(tmp_path, fake.base_url, mode="generate", max_retries=2, catalog=catalog)
+        r = reasoner(tmp_path, fake.base_url, mode="generative", max_retries=2, catalog=catalog)
         with pytest.raises(EndpointError, match=r"/v1/completions failed 3 times \(last: HTTP 500\)"):
             r.score(tasks[:1], contexts[:1])
     assert len(fake.requests) == 3
@@ -241,7 +241,7 @@ def test_requests_run_concurrently_and_duplicates_are_sent_once(tmp_path):
     tasks, contexts, catalog = tiny_tasks("train")
     tasks, contexts = tasks[:8] * 2, contexts[:8] * 2
     with FakeServer(lambda n, body: (200, {}, OK), delay=0.3) as fake:
-        r = reasoner(tmp_path, fake.base_url, mode="generate", concurrency=4, catalog=catalog)
+        r = reasoner(tmp_path, fake.base_url, mode="generative", concurrency=4, catalog=catalog)
         s = r.score(tasks, contexts)
     # concurrency shows in the server's own count of requests in flight, not in wall time
     assert len(fake.requests) == 8 and fake.max_in_flight == 4 and s.valid.all()

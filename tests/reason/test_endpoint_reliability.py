@@ -31,7 +31,7 @@ def test_a_200_error_body_is_retried_and_never_cached(tmp_path, waits):
     tasks, contexts, catalog = tiny_tasks()
     error = (200, {}, {"error": {"message": "CUDA out of memory", "type": "server_error"}})
     with FakeServer(lambda n, body: error if n < 2 else (200, {}, OK)) as fake:
-        r = EndpointReasoner(config(tmp_path, fake.base_url, mode="generate"), catalog)
+        r = EndpointReasoner(config(tmp_path, fake.base_url, mode="generative"), catalog)
         s = r.score(tasks[:1], contexts[:1])
     assert s.valid.all() and len(fake.requests) == 3 and r.stats["retries"] == 2 and r.stats["stored"] == 1
 
@@ -40,7 +40,7 @@ def test_an_error_body_that_persists_stops_clearly_and_a_rerun_sends_again(tmp_p
     tasks, contexts, catalog = tiny_tasks()
     state = {"healthy": False}  # one server (the cache key holds the URL), healthy on the rerun
     with FakeServer(lambda n, body: (200, {}, OK) if state["healthy"] else (200, {}, {"error": "model is loading"})) as fake:
-        cfg = config(tmp_path, fake.base_url, mode="generate", max_retries=1)
+        cfg = config(tmp_path, fake.base_url, mode="generative", max_retries=1)
         with pytest.raises(EndpointError, match=r"failed 2 times \(last: error body: model is loading\)") as err:
             EndpointReasoner(cfg, catalog).score(tasks[:2], contexts[:2])
         assert "\n" not in str(err.value) and len(fake.requests) == 4
@@ -53,7 +53,7 @@ def test_an_error_body_that_persists_stops_clearly_and_a_rerun_sends_again(tmp_p
 def test_malformed_json_is_retried(tmp_path, waits):
     tasks, contexts, catalog = tiny_tasks()
     with FakeServer(lambda n, body: (200, {}, '{"choices": [') if n == 0 else (200, {}, OK)) as fake:
-        r = EndpointReasoner(config(tmp_path, fake.base_url, mode="generate"), catalog)
+        r = EndpointReasoner(config(tmp_path, fake.base_url, mode="generative"), catalog)
         assert r.score(tasks[:1], contexts[:1]).valid.all()
     assert len(fake.requests) == 2 and r.stats["retries"] == 1
 
@@ -62,7 +62,7 @@ def test_malformed_json_is_retried(tmp_path, waits):
 def test_a_body_without_an_answer_is_not_stored(tmp_path, waits, payload):
     tasks, contexts, catalog = tiny_tasks()
     with FakeServer(lambda n, body: (200, {}, payload)) as fake:
-        r = EndpointReasoner(config(tmp_path, fake.base_url, mode="generate", max_retries=1), catalog)
+        r = EndpointReasoner(config(tmp_path, fake.base_url, mode="generative", max_retries=1), catalog)
         with pytest.raises(EndpointError, match="failed 2 times"):
             r.score(tasks[:1], contexts[:1])
     assert r.stats["stored"] == 0
@@ -107,7 +107,7 @@ def test_answers_received_before_an_abort_are_kept(tmp_path, waits):
         return 200, {}, OK
 
     with FakeServer(respond) as fake:
-        cfg = config(tmp_path, fake.base_url, mode="generate", concurrency=6)
+        cfg = config(tmp_path, fake.base_url, mode="generative", concurrency=6)
         first = EndpointReasoner(cfg, catalog)
         with pytest.raises(EndpointError, match="HTTP 400"):
             first.score(tasks, contexts)
@@ -122,7 +122,7 @@ def test_answers_received_before_an_abort_are_kept(tmp_path, waits):
 def test_retry_after_is_capped_at_backoff_max(tmp_path, waits):
     tasks, contexts, catalog = tiny_tasks()
     with FakeServer(lambda n, body: (429, {"Retry-After": "6"}, "slow down") if n == 0 else (200, {}, OK)) as fake:
-        r = EndpointReasoner(config(tmp_path, fake.base_url, mode="generate", backoff_max=0.5), catalog)
+        r = EndpointReasoner(config(tmp_path, fake.base_url, mode="generative", backoff_max=0.5), catalog)
         r.score(tasks[:1], contexts[:1])
     assert waits == [0.5] and len(fake.requests) == 2
 
@@ -132,7 +132,7 @@ def test_an_http_date_retry_after_is_understood(tmp_path, waits):
     tasks, contexts, catalog = tiny_tasks()
     when = email.utils.formatdate(time.time() + 3, usegmt=True)
     with FakeServer(lambda n, body: (503, {"Retry-After": when}, "later") if n == 0 else (200, {}, OK)) as fake:
-        EndpointReasoner(config(tmp_path, fake.base_url, mode="generate", backoff_max=10), catalog).score(
+        EndpointReasoner(config(tmp_path, fake.base_url, mode="generative", backoff_max=10), catalog).score(
             tasks[:1], contexts[:1])
     assert len(waits) == 1 and 1.0 <= waits[0] <= 3.5
 
@@ -147,7 +147,7 @@ def test_a_hang_is_a_timeout_that_is_retried(tmp_path, waits):
         return 200, {}, OK
 
     with FakeServer(respond) as fake:
-        r = EndpointReasoner(config(tmp_path, fake.base_url, mode="generate", timeout=0.3), catalog)
+        r = EndpointReasoner(config(tmp_path, fake.base_url, mode="generative", timeout=0.3), catalog)
         assert r.score(tasks[:1], contexts[:1]).valid.all()
         release.set()
     assert r.stats["requests"] == 2 and r.stats["retries"] == 1

@@ -160,3 +160,16 @@ def test_yaml_config_and_existing_run_dir(tmp_path):
     (tmp_path / "run" / "x").mkdir(parents=True)
     with pytest.raises(InputError, match="resume"):
         prepare_out(tmp_path / "run", resume=False)
+
+
+def test_a_lora_run_saves_the_adapter_and_the_model_with_it_merged(env, tmp_path):
+    out = train_verbalizer(s1(env, tmp_path / "lora", lora_r=4, lora_alpha=8, max_steps=2, beta=0.0))
+    from verbalrec.models import load_causal_lm
+    merged, tok = load_causal_lm(out)
+    with_adapter, _ = load_causal_lm(env["model"], adapter=out / "adapter")
+    base, _ = load_causal_lm(env["model"])
+    ids = tok(["History: Title 1, Title 2"], return_tensors="pt")
+    with torch.no_grad():
+        logits = [m(**ids).logits for m in (merged, with_adapter, base)]
+    assert torch.allclose(logits[0], logits[1], atol=1e-5)  # the merge is the adapter, applied
+    assert not torch.allclose(logits[0], logits[2])  # and training moved it off the base

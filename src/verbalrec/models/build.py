@@ -4,13 +4,14 @@ Real runs use pretrained models (``load.load_causal_lm``); on a CPU-only machine
 Reasoner are these small models with their own tokenizer, warm-started as plain language models on
 the domain's text. Sizes (params at the default vocabulary, tied embeddings):
 
-=====  ======  ======  ============  =====  ========  =====  ===============
-size   layers  hidden  intermediate  heads  kv heads  vocab  params
-=====  ======  ======  ============  =====  ========  =====  ===============
-tiny   2       64      256           2      1         512    ~0.16M (0.1-0.3M)
-small  4       128     384           4      2         6000   ~1.56M (1.4-2.0M)
-base   6       256     768           8      4         6000   ~6.3M  (5-7.5M)
-=====  ======  ======  ============  =====  ========  =====  ===============
+======  ======  ======  ============  =====  ========  =====  ===============
+size    layers  hidden  intermediate  heads  kv heads  vocab  params
+======  ======  ======  ============  =====  ========  =====  ===============
+tiny    2       64      256           2      1         512    ~0.16M (0.1-0.3M)
+small   4       128     384           4      2         6000   ~1.56M (1.4-2.0M)
+base    6       256     768           8      4         6000   ~6.3M  (5-7.5M)
+medium  10      640     1792          10     5         8000   ~52M   (40-65M; the GPU smoke check)
+======  ======  ======  ============  =====  ========  =====  ===============
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ SIZES: dict[str, dict] = {
                   num_attention_heads=4, num_key_value_heads=2, head_dim=32),
     "base": dict(num_hidden_layers=6, hidden_size=256, intermediate_size=768,
                  num_attention_heads=8, num_key_value_heads=4, head_dim=32),
+    "medium": dict(num_hidden_layers=10, hidden_size=640, intermediate_size=1792,
+                   num_attention_heads=10, num_key_value_heads=5, head_dim=64),
 }
-DEFAULT_VOCAB: dict[str, int] = {"tiny": 512, "small": 6000, "base": 6000}
+DEFAULT_VOCAB: dict[str, int] = {"tiny": 512, "small": 6000, "base": 6000, "medium": 8000}
 # Documented parameter ranges at DEFAULT_VOCAB (checked by the tests).
 PARAM_RANGES: dict[str, tuple[float, float]] = {
-    "tiny": (0.1e6, 0.3e6), "small": (1.4e6, 2.0e6), "base": (5e6, 7.5e6)}
+    "tiny": (0.1e6, 0.3e6), "small": (1.4e6, 2.0e6), "base": (5e6, 7.5e6), "medium": (40e6, 65e6)}
 PROVENANCE_FILE = "verbalrec_model.json"
 
 

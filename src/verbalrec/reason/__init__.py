@@ -29,7 +29,7 @@ def make_reasoner(mode: str, model, catalog, *, max_length: int = 2048, batch_si
             raise InputError(f"unknown endpoint reasoner mode '{mode}'", field="mode",
                              fix=f"use one of {', '.join(ENDPOINT_MODES)}")
         from .endpoint import EndpointConfig, EndpointReasoner
-        conf = EndpointConfig(base_url=model, model=served_model, mode="generate" if mode == "generative" else mode,
+        conf = EndpointConfig(base_url=model, model=served_model, mode=mode,
                               **({"cache_path": cache_path} if cache_path else {}))
         return EndpointReasoner(conf, catalog)
     if mode not in LM_MODES:

@@ -45,7 +45,7 @@ from .prompt import answer_labels, build_prompt
 
 backoff_sleep = time.sleep  # one name for the retry waits (tests record them instead of sleeping)
 log = logging.getLogger(__name__)
-MODES = ("logprobs", "generate")
+MODES = ("logprobs", "generative")
 # Worth a retry: the server may be starting, overloaded or restarting. urllib3 retries these
 # statuses, connection errors and timeouts; the client retries what breaks later (a body cut off).
 TRANSIENT_STATUS = frozenset([429, *range(500, 600)])
@@ -69,7 +69,7 @@ class EndpointConfig:
     api_key_env: str = _opt("OPENAI_API_KEY", "NAME of the environment variable holding the API key "
                             "(unset: no Authorization header)")
     mode: str = _opt("logprobs", "'logprobs': rank every label from one token's top log-probs; "
-                     "'generate': parse a short answer")
+                     "'generative': parse a short answer")
     chat: bool = _opt(False, "send the prompt as one user message to /chat/completions, not /completions")
     max_tokens: int = _opt(16, "answer length in generate mode (logprobs mode asks for 1)")
     top_logprobs: int = _opt(20, "top log-probs asked for in logprobs mode (vLLM: up to 20; OpenAI "
@@ -301,7 +301,7 @@ class EndpointReasoner:
         problem = self._problem(data)
         if problem == NO_LOGPROBS:  # e.g. `transformers serve` ignores the logprobs field: fail loudly
             raise EndpointError(f"{self.url} sent no logprobs", field="mode",
-                                fix="use mode 'generate' with this server, or a server with logprobs (vLLM)")
+                                fix="use mode 'generative' with this server, or a server with logprobs (vLLM)")
         if problem:
             raise _BadAnswer(problem)
         return data

@@ -69,6 +69,12 @@ class ReproduceConfig:
         "also run LangPTune: a profile writer trained on an embedding reasoner's ranking (its own table)"))
     langptune: dict = field(default_factory=dict, metadata=_h("LangPTuneConfig overrides"))
     cpu_threads: int = field(default=1, metadata=_h("torch CPU threads (1 is fastest for small models on 2 cores)"))
+    num_processes: int = field(default=1, metadata=_h(
+        "processes per training step: > 1 launches each one with `accelerate launch` (data parallel; one GPU "
+        "each, or gloo on CPU); evaluation and the report run once, here"))
+    accelerate_config: str = field(default="", metadata=_h(
+        "accelerate config YAML for the launched training steps, e.g. docs/configs/accelerate-zero3.yaml "
+        "(empty: plain data parallel)"))
 
     def __post_init__(self):
         self.baselines, self.kinds, self.ablations, self.rule_verbalizers = (
@@ -89,6 +95,9 @@ class ReproduceConfig:
         _check(bool(self.kinds), "no verbalizer kind to train", "kinds", "use rewrite and/or action")
         _check(self.max_length >= 128 and self.verbalizer_max_new_tokens >= 16, "too small", "max_length",
                "use max_length >= 128 and verbalizer_max_new_tokens >= 16")
+        _check(self.num_processes >= 1, "must be >= 1", "num_processes", "use 1 (this process) or more")
+        _check(not self.accelerate_config or Path(self.accelerate_config).is_file(), "file not found",
+               "accelerate_config", "give an accelerate config YAML (docs/configs/) or leave it empty")
         for name, cls in stage_configs().items():
             stage_config(self, name, cls)  # validates the overrides now
 

@@ -19,12 +19,13 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import write_json, write_parquet
+from ..errors import InputError
 from ..evaluate.loop import EvalResult, evaluate
 from ..evaluate.metrics import summarize
 from ..evaluate.table import results_json
 from ..tasks.schema import TaskSet
 from ..verbalize.template import Catalog
-from . import analysis
+from . import analysis, launch
 from .config import ReproduceConfig, stage_config, stage_configs
 from .steps import Steps
 
@@ -182,9 +183,12 @@ def train_step(ctx: Context, name: str, section: str, train_fn, defaults: dict, 
     def run(step_dir: Path, resume: bool) -> dict:
         out = step_dir / "model"
         stage_cfg = dataclasses.replace(probe, out=str(out))
-        train_fn(stage_cfg, resume=resume and out.exists())
+        if launch.launched(ctx.cfg):
+            launch.run_step(ctx.cfg, section, stage_cfg, step_dir, resume and out.exists(), ctx.steps.log)
+        else:
+            train_fn(stage_cfg, resume=resume and out.exists())
         return {"path": str(out)}
-    return ctx.steps.run(name, {"section": section, **_spec_of(probe)}, run)["path"]
+    return ctx.steps.run(name, {"section": section, **_spec_of(probe), **launch.launch_spec(ctx.cfg)}, run)["path"]
 
 
 def warmstart_step(ctx: Context) -> str:
@@ -219,16 +223,21 @@ def stage2_step(ctx: Context, name: str, policy: str, verbalizer: str) -> str:
 def langptune_step(ctx: Context, writer: str) -> dict:
     """LangPTune (its own table): the writer trained on the embedding reasoner's ranking reward,
     evaluated on the same split and tasks as everything else."""
-    from ..train.langptune import run_langptune
+    from ..train.langptune import RESULTS as LANGPTUNE_RESULTS, run_langptune
     cfg = ctx.cfg
     probe = stage_config(cfg, "langptune", stage_configs()["langptune"], tasks=ctx.tasks_dir, writer=writer,
                          policy=writer, eval_split=cfg.split, eval_limit=cfg.eval_limit, out="<step>")
 
     def run(step_dir: Path, resume: bool) -> dict:
         out = step_dir / "model"
-        doc = run_langptune(dataclasses.replace(probe, out=str(out)), resume=resume and out.exists())
+        stage_cfg = dataclasses.replace(probe, out=str(out))
+        if launch.launched(cfg):  # trains on every process, evaluates on the main one: read its document
+            launch.run_step(cfg, "langptune", stage_cfg, step_dir, resume and out.exists(), ctx.steps.log)
+            doc = json.loads((out / LANGPTUNE_RESULTS).read_text())
+        else:
+            doc = run_langptune(stage_cfg, resume=resume and out.exists())
         return {k: doc.get(k) for k in ("rows", "examples", "curves", "trained_vs_zero_shot")}
-    return ctx.steps.run("langptune", {"section": "langptune", **_spec_of(probe)}, run)
+    return ctx.steps.run("langptune", {"section": "langptune", **_spec_of(probe), **launch.launch_spec(cfg)}, run)
 
 
 # ---------------------------------------------------------------- the run
@@ -258,6 +267,10 @@ def run_reproduce(cfg: ReproduceConfig, command: str = "", log=print) -> dict:
     from ..tasks import load_tasks
     from ..train.grpo import cpu_threads
 
+    from ..train.distributed import world_size
+    if world_size() > 1:
+        raise InputError("reproduce runs as one process and launches its training steps itself",
+                         field="num_processes", fix="run `verbalrec reproduce --num-processes N` without accelerate launch")
     t_start = time.perf_counter()
     root = Path(cfg.out)
     steps = Steps(root, log)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..tasks.schema import TaskSet
+from . import distributed
 from .grpo_config import GRPOCommon, lora_config, trl_args
 from .provenance import run_summary, save_provenance
 
@@ -37,10 +38,13 @@ def __getattr__(name: str):  # lazy re-exports: stage1/stage2 import this module
 
 
 def prepare_out(out: str | Path, resume: bool) -> Path:
-    """The run directory; an existing non-empty one is only reused when resuming."""
+    """The run directory; an existing non-empty one is only reused when resuming. Under several
+    processes each one looks before any writes (the main one's first file would stop the others)."""
     out = Path(out)
+    distributed.init()
     if out.exists() and any(out.iterdir()) and not resume:
         raise InputError("run directory exists", file=out, fix="pass --resume to continue it, or a new --out")
+    distributed.barrier()
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -97,25 +101,35 @@ def run_grpo(cfg: GRPOCommon, *, stage: str, model, tokenizer, reward_funcs: lis
         result = trainer.train(resume_from_checkpoint=str(start) if start else None)
     wall = time.perf_counter() - t0
     start_step = int(start.name.split("-")[-1]) if start else 0
-    save_policy(trainer, tokenizer, out, merge=cfg.lora_r > 0)
+    save_policy(trainer, tokenizer, out, merge=cfg.lora_r > 0, base=cfg.policy)
     save_provenance(out, cfg, data_hash, {
         "stage": stage, "examples": len(dataset), **run_summary(result.training_loss, trainer.state, start_step, wall),
         "log_history": trainer.state.log_history, **(extra or {})})
     return out
 
 
-def save_policy(trainer, tokenizer, out: Path, merge: bool) -> None:
-    """Full weights in ``out`` (loadable by ``load_causal_lm``); a LoRA run also keeps ``out/adapter``."""
-    model = trainer.model
+def save_policy(trainer, tokenizer, out: Path, merge: bool, base: str | None = None) -> None:
+    """Full weights in ``out`` (loadable by ``load_causal_lm``); a LoRA run also keeps ``out/adapter``.
+
+    Every process calls ``trainer.save_model``: under DeepSpeed ZeRO-3 or FSDP it gathers the
+    sharded weights, and only the main process writes. A LoRA adapter is then merged from disk
+    into a fresh copy of ``base`` (the sharded in-memory model cannot be merged)."""
     if merge:
         adapter = out / "adapter"
-        shutil.rmtree(adapter, ignore_errors=True)
-        model.save_pretrained(str(adapter))
-        model = model.merge_and_unload()
-        model.save_pretrained(str(out))
+        distributed.on_main(shutil.rmtree, adapter, ignore_errors=True)
+        trainer.save_model(str(adapter))
+        distributed.on_main(merge_adapter, base, adapter, out)
     else:
         trainer.save_model(str(out))
-    tokenizer.save_pretrained(str(out))
+    distributed.on_main(tokenizer.save_pretrained, str(out))
+
+
+def merge_adapter(base: str, adapter: Path, out: Path) -> None:
+    """``base`` with the LoRA ``adapter`` merged in, saved as plain weights in ``out``."""
+    from ..models import load_causal_lm
+
+    model, _ = load_causal_lm(base, adapter=adapter)
+    model.merge_and_unload().save_pretrained(str(out))
 
 
 def policy_model(path: str):

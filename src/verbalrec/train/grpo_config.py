@@ -116,6 +116,11 @@ class Stage1Config(GRPOCommon):
     oracle_model: str = field(default="", metadata=_h("endpoint only: the served model name"))
     oracle_max_length: int = field(default=2048, metadata=_h("oracle prompt tokens (oldest context cut first)"))
     oracle_batch_size: int = field(default=16, metadata=_h("oracle forward batch size (label/generate modes)"))
+    oracle_concurrency: int = field(default=32, metadata=_h(
+        "endpoint oracle: requests in flight at once (per training process)"))
+    oracle_async: bool = field(default=True, metadata=_h(
+        "endpoint oracle: send requests from TRL's event loop (an async reward function; needs openai) "
+        "rather than from a thread pool"))
     reward: str = field(default="accuracy", metadata=_h("accuracy (eq. 4), or ranking (the paper's failed ablation)"))
     ranking_metric: str = field(default="mrr", metadata=_h("ranking reward: mrr or ndcg@10"))
     alpha: float = field(default=0.9, metadata=_h(
@@ -141,6 +146,7 @@ class Stage1Config(GRPOCommon):
                "e.g. 0.3 and 0.7 (paper)")
         _check(self.oracle_max_length >= 64 and self.oracle_batch_size >= 1, "too small", "oracle_max_length",
                "use >= 64 tokens and batch >= 1")
+        _check(self.oracle_concurrency >= 1, "must be >= 1", "oracle_concurrency", "use e.g. 32")
 
 
 @dataclass(kw_only=True)

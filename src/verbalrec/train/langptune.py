@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import InputError
 from ..reason.embedding import DEFAULT_EMBEDDING, SCOPES
 from ..tasks.schema import Task
+from . import distributed
 from .grpo_config import GRPOCommon, _check, _h
 
 EMBEDDING_DIR = "embedding"
@@ -135,22 +136,25 @@ def _callback(reward, reasoner, updater, every: int, out: Path, log: list):
     from transformers import TrainerCallback
 
     class Alternate(TrainerCallback):
-        """Collects pairs after every reward call; every ``every`` steps, updates the embedding model."""
+        """Collects pairs after every reward call; every ``every`` steps, updates the embedding model.
+        Under several processes the main one updates on every process's pairs and sends the new
+        weights to the others, so all rewards keep reading one embedding model."""
 
         def on_step_end(self, args, state, control, **kw):
             if not every or state.global_step % every:
                 return
-            pairs = list(reward.pairs)
+            pairs = distributed.gather_objects(reward.pairs)
             reward.pairs.clear()
             if len(pairs) < 2:
                 return
-            loss = updater.step([a for a, _ in pairs], [p for _, p in pairs])
+            loss = distributed.on_main(updater.step, [a for a, _ in pairs], [p for _, p in pairs])
+            distributed.broadcast_parameters(reasoner.model)
             reasoner.refresh()
             log.append({"step": state.global_step, "contrastive_loss": loss, "pairs": len(pairs)})
 
         def on_save(self, args, state, control, **kw):
             if every:
-                reasoner.model.save(str(out / EMBEDDING_DIR))
+                distributed.on_main(reasoner.model.save, str(out / EMBEDDING_DIR))
 
     return Alternate()
 
@@ -210,7 +214,7 @@ def train_langptune(cfg: LangPTuneConfig, resume: bool = False) -> Path:
              extra={"kind": "profile", "writer": cfg.writer, "embedding_model": cfg.embedding_model,
                     "reward": f"{cfg.reward_scope}:{cfg.reward_metric}", "contrastive": contrastive_log})
     if cfg.contrastive_every:
-        reasoner.model.save(str(out / EMBEDDING_DIR))
+        distributed.on_main(reasoner.model.save, str(out / EMBEDDING_DIR))
     return out
 
 
@@ -314,6 +318,8 @@ def run_langptune(cfg: LangPTuneConfig, resume: bool = False) -> dict:
     t0 = time.perf_counter()
     if not cfg.skip_train:
         train_langptune(cfg, resume=resume)
+        if not distributed.is_main_process():
+            return {}  # the main process evaluates, once
     elif not (out / "config.json").exists():
         raise InputError("no trained writer in the run directory", file=out, field="skip_train",
                          fix="train first (drop --skip-train) or point --out at a finished run")

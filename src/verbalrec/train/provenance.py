@@ -8,6 +8,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ..atomic import write_json
+from . import distributed
 
 # every package whose numerics shape a result: a seeded run repeats exactly only on the same versions
 PACKAGES = ("verbalrec", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers",
@@ -25,8 +26,10 @@ def versions() -> dict[str, str]:
 
 
 def save_provenance(directory: str | Path, config, data_hash: str, extra: dict | None = None) -> None:
-    write_json(Path(directory) / "verbalrec_run.json",
-               {"config": dataclasses.asdict(config), "data_hash": data_hash, "versions": versions(), **(extra or {})})
+    """``verbalrec_run.json``, written once by the main process (every process returns after it is there)."""
+    doc = {"config": dataclasses.asdict(config), "data_hash": data_hash, "versions": versions(),
+           "num_processes": distributed.world_size(), **(extra or {})}
+    distributed.on_main(write_json, Path(directory) / "verbalrec_run.json", doc)
 
 
 def whole_run_loss(log_history: list[dict]) -> float | None:

@@ -33,8 +33,8 @@ class CandidateRollout:
     answers. ``answers[prompt]`` lists them (the dataset's rows give them)."""
 
     def __init__(self, answers: dict[str, list[str]], tokenizer, temperature: float = 1.0, seed: int = 0):
-        self.answers, self.tokenizer, self.temperature = answers, tokenizer, temperature
-        self.rng = np.random.default_rng(seed)
+        self.answers, self.tokenizer, self.temperature, self.seed = answers, tokenizer, temperature, seed
+        self._step, self._calls = None, 0  # calls in the current optimizer step
         self._answer_ids = {a: tokenizer(a, add_special_tokens=False)["input_ids"]
                             for options in answers.values() for a in options}
 
@@ -49,7 +49,18 @@ class CandidateRollout:
         probs = np.exp(logp - logp.max())
         return probs / probs.sum(), per_token
 
+    def generator(self, trainer) -> np.random.Generator:
+        """Draws are a function of (seed, optimizer step, call within it, process): a resumed run
+        draws what the killed one would have drawn, and two processes never draw the same sequence."""
+        state = getattr(trainer, "state", None)
+        step = state.global_step if state is not None else -1
+        self._calls = self._calls + 1 if step == self._step else 0
+        self._step = step
+        rank = getattr(trainer.accelerator, "process_index", 0)
+        return np.random.default_rng([self.seed, step + 1, self._calls, rank])
+
     def __call__(self, prompts: list[str], trainer) -> dict:
+        rng = self.generator(trainer)
         model = trainer.accelerator.unwrap_model(trainer.model)
         was_training = model.training
         model.eval()
@@ -60,7 +71,7 @@ class CandidateRollout:
                 if prompt not in cache:
                     cache[prompt] = self.distribution(model, prompt)
                 probs, per_token = cache[prompt]
-                j = int(self.rng.choice(len(probs), p=probs))
+                j = int(rng.choice(len(probs), p=probs))
                 out["prompt_ids"].append(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
                 out["completion_ids"].append(list(self._answer_ids[self.answers[prompt][j]]))
                 out["logprobs"].append(constrained_token_logprobs(per_token[j], probs[j]))

@@ -24,6 +24,7 @@ from ..tasks.schema import TaskSet
 from ..verbalize.action import format_actions, heuristic_actions
 from ..verbalize.heuristic import HeuristicVerbalizer
 from ..verbalize.template import Catalog
+from . import distributed
 from .grpo import CHECKPOINTS, cpu_threads, last_checkpoint, prepare_out, training_tasks
 from .grpo_config import KINDS
 from .provenance import run_summary, save_provenance
@@ -121,7 +122,7 @@ def sft_verbalizer(cfg: VerbalizerSFTConfig, resume: bool = False) -> Path:
     with cpu_threads(cfg.cpu_threads):
         result = trainer.train(resume_from_checkpoint=str(start) if start else None)
     trainer.save_model(str(out))
-    tokenizer.save_pretrained(str(out))
+    distributed.on_main(tokenizer.save_pretrained, str(out))
     save_provenance(out, cfg, tasks.meta.get("data_hash", "unknown"), {
         "stage": "sft-verbalizer", "examples": len(rows),
         **run_summary(result.training_loss, trainer.state, int(start.name.split("-")[-1]) if start else 0,

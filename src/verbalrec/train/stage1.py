@@ -94,8 +94,15 @@ class PolicyPostprocess:
 
 
 def make_oracle(cfg: Stage1Config, catalog: Catalog, out: Path):
-    """The frozen oracle Reasoner: an endpoint or a local LM, by ``reason.make_reasoner``."""
-    from ..reason import make_reasoner
+    """The frozen oracle Reasoner: an endpoint (async by default) or a local LM, by ``reason.make_reasoner``."""
+    from ..reason import is_endpoint, make_reasoner
+    if is_endpoint(cfg.oracle):
+        from ..reason.endpoint import EndpointConfig, EndpointReasoner
+        from ..reason.endpoint_async import AsyncEndpointReasoner
+        conf = EndpointConfig(base_url=cfg.oracle, model=cfg.oracle_model, concurrency=cfg.oracle_concurrency,
+                              mode=cfg.oracle_mode,
+                              cache_path=str(out / "oracle_cache.sqlite"))
+        return (AsyncEndpointReasoner if cfg.oracle_async else EndpointReasoner)(conf, catalog)
     return make_reasoner(cfg.oracle_mode, cfg.oracle, catalog, max_length=cfg.oracle_max_length,
                          batch_size=cfg.oracle_batch_size, served_model=cfg.oracle_model,
                          cache_path=str(out / "oracle_cache.sqlite"))
@@ -105,6 +112,9 @@ def stage1_rewards(cfg: Stage1Config, oracle, postprocess) -> tuple[list, list[f
     """Reward functions and weights of eq. 6 (compression ratio: weight 0, logged only)."""
     main = (AccuracyReward(oracle, postprocess) if cfg.reward == "accuracy"
             else RankingReward(oracle, cfg.ranking_metric, postprocess))
+    from ..reason.endpoint_async import AsyncEndpointReasoner, AsyncOracleReward
+    if isinstance(oracle, AsyncEndpointReasoner):  # TRL awaits it on its event loop
+        main = AsyncOracleReward(main)
     length = LengthReward(cfg.length_low, cfg.length_high, postprocess=postprocess)
     return [main, length, CompressionRatio(postprocess)], [cfg.alpha, 1.0 - cfg.alpha, 0.0]
 

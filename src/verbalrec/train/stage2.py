@@ -21,6 +21,7 @@ from ..tasks.schema import TaskSet
 from ..verbalize import VERBALIZERS, make_verbalizer
 from ..verbalize.cache import CachedVerbalizer, VerbalizationCache
 from ..verbalize.template import Catalog
+from . import distributed
 from .grpo import policy_model, prepare_out, run_grpo, training_tasks
 from .grpo_config import Stage2Config
 from .stage1 import make_policy_verbalizer
@@ -78,6 +79,17 @@ def verbalize_once(train: TaskSet, verbalizer, cache_path: Path) -> tuple[list[s
     return texts, {"verbalizer_name": cached.name, "verbalizer_version": cached.version, "generated": cached.misses}
 
 
+def verbalize_shared(train: TaskSet, verbalizer, cache_path: Path) -> tuple[list[str], dict]:
+    """``verbalize_once`` across processes: each writes its share of the histories into the shared
+    cache first, then every process reads all of them from it."""
+    if distributed.world_size() == 1:
+        return verbalize_once(train, verbalizer, cache_path)
+    mine = TaskSet(train.table.take(distributed.share(len(train))), train.catalog, train.meta)
+    generated = sum(distributed.gather_objects([verbalize_once(mine, verbalizer, cache_path)[1]["generated"]]))
+    texts, info = verbalize_once(train, verbalizer, cache_path)
+    return texts, {**info, "generated": generated}
+
+
 def reasoner_rows(train: TaskSet, contexts: list[str], tokenizer, catalog: Catalog, max_length: int,
                   with_candidates: bool = True) -> list[dict]:
     """One row per training task: the reasoner prompt and what ``ReasonerReward`` reads."""
@@ -95,7 +107,7 @@ def train_reasoner(cfg: Stage2Config, resume: bool = False) -> Path:
     tasks, train = training_tasks(cfg.tasks, cfg.max_tasks)
     catalog = Catalog(tasks.catalog)
     verbalizer = frozen_verbalizer(cfg, catalog)
-    contexts, info = verbalize_once(train, verbalizer, out / "verbalizations.sqlite")
+    contexts, info = verbalize_shared(train, verbalizer, out / "verbalizations.sqlite")
     del verbalizer  # frees a verbalizer model before the policy loads
     model, tokenizer = policy_model(cfg.policy)
     # constrained rollouts score each candidate answer, as the likelihood Reasoner does: no list

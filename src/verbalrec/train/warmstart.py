@@ -30,6 +30,7 @@ from ..reason.prompt import answer_text, build_prompt, fit_prompt
 from ..tasks.schema import Task, TaskSet, training_events
 from ..verbalize.mix import HISTORY_PASSES, MIX_STYLES, VerbalizationMix, check_mix
 from ..verbalize.template import Catalog
+from . import distributed
 from .provenance import run_summary, save_provenance
 
 
@@ -151,8 +152,8 @@ def warm_start(cfg: WarmStartConfig, resume: bool = False) -> Path:
         # the tokenizer learns from the corpus itself (built without truncation for this purpose)
         catalog = Catalog(train.catalog)
         titles = [catalog.title(i) for i in catalog.rows] if cfg.item_tokens else []
-        build_and_save(corpus(train, cfg), out, cfg.size, vocab_size=cfg.vocab_size or None, seed=cfg.seed,
-                       phrases=titles)
+        distributed.on_main(lambda: build_and_save(corpus(train, cfg), out, cfg.size, vocab_size=cfg.vocab_size or None,
+                                                   seed=cfg.seed, phrases=titles))  # one builder; the others load it
     elif not resume and not ckpt.exists():
         raise InputError("model directory exists", file=out, fix="pass --resume to continue it, or a new --out")
     model, tokenizer = load_causal_lm(out, padding_side="right")
@@ -172,7 +173,7 @@ def warm_start(cfg: WarmStartConfig, resume: bool = False) -> Path:
     start = max(int(p.name.split("-")[-1]) for p in ckpt.glob("checkpoint-*")) if has_ckpt else 0  # as TRL picks
     result = trainer.train(resume_from_checkpoint=True if has_ckpt else None)
     trainer.save_model(str(out))
-    tokenizer.save_pretrained(str(out))
+    distributed.on_main(tokenizer.save_pretrained, str(out))
     save_provenance(out, cfg, tasks.meta.get("data_hash", "unknown"), {
         "stage": "warmstart", "examples": len(texts),
         **run_summary(result.training_loss, trainer.state, start, time.perf_counter() - t0),
