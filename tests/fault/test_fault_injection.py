@@ -140,7 +140,8 @@ def test_the_stage1_endpoint_oracle_rewards_through_faults(work, tmp_path):
     n = 12
     plan = lambda p, attempt: FAULTS[_digest(p) % 9] if attempt == 0 else None  # noqa: E731
     with FaultServer(plan, answer, hang_s=1.5, mode="logprobs") as server:
-        cfg = Stage1Config(tasks="t", out=str(tmp_path), policy="p", oracle=server.base_url, oracle_model="m")
+        cfg = Stage1Config(tasks="t", out=str(tmp_path), policy="p", oracle=server.base_url, oracle_model="m",
+                           oracle_async=False)  # the async oracle has its own tests (test_endpoint_async.py)
         oracle = make_oracle(cfg, catalog, tmp_path)
         assert isinstance(oracle, EndpointReasoner) and oracle.config.mode == "logprobs"
         for k, v in FAST.items():  # make_oracle keeps the defaults (60 s timeout, 30 s longest wait)
