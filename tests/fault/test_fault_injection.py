@@ -22,6 +22,15 @@ from verbalrec.reason.prompt import build_prompt
 FAST = {"timeout": 0.5, "backoff_base": 0.01, "backoff_max": 0.05, "concurrency": 4}
 
 
+@pytest.fixture(params=["threads", "async"])
+def Client(request):
+    """Both clients: threads (EndpointReasoner) and the event loop (AsyncEndpointReasoner)."""
+    if request.param == "async":
+        from verbalrec.reason.endpoint_async import AsyncEndpointReasoner
+        return AsyncEndpointReasoner
+    return EndpointReasoner
+
+
 def _digest(prompt: str) -> int:
     return int(hashlib.sha256(prompt.encode()).hexdigest(), 16)
 
@@ -67,7 +76,7 @@ def stored_answers(path) -> list[dict]:
         return [json.loads(r[0]) for r in db.execute("SELECT response FROM responses")]
 
 
-def test_every_fault_once_per_prompt_the_run_completes_and_stores_only_right_answers(work, tmp_path):
+def test_every_fault_once_per_prompt_the_run_completes_and_stores_only_right_answers(Client, work, tmp_path):
     tasks, contexts, prompts, catalog = work
     index = {p: i for i, p in enumerate(prompts)}
     # prompt i meets fault i % 9 on its first try, and every third prompt a second one
@@ -76,9 +85,9 @@ def test_every_fault_once_per_prompt_the_run_completes_and_stores_only_right_ans
     cfg = EndpointConfig(model="m", mode="generative", cache_path=str(tmp_path / "c.sqlite"), max_retries=3, **FAST)
     with FaultServer(plan, answer, hang_s=1.5) as server:
         cfg.base_url = server.base_url
-        r = EndpointReasoner(cfg, catalog)
+        r = Client(cfg, catalog)
         scores, wall = timed(lambda: r.score(tasks, contexts))
-        figures = report("every fault, the run completes", r, server, wall)
+        figures = report(f"every fault, the run completes [{Client.__name__}]", r, server, wall)
         injected = sum(server.faults().values())
         assert scores.valid.all() and scores.predict().tolist() == [label_of(p) for p in prompts]
         assert set(server.faults()) == set(FAULTS) and injected == 24 + 8
@@ -86,13 +95,13 @@ def test_every_fault_once_per_prompt_the_run_completes_and_stores_only_right_ans
         assert figures["answers_kept"] == 24
         # the cache holds 24 answers, each the right one: nothing stored from a faulty response
         assert sorted(a["choices"][0]["text"] for a in stored_answers(cfg.cache_path)) == sorted(map(answer, prompts))
-        rerun = EndpointReasoner(cfg, catalog)
+        rerun = Client(cfg, catalog)
         again = rerun.score(tasks, contexts)
         assert rerun.stats["requests"] == 0 and rerun.stats["cache_hits"] == 24 and len(server.log) == 24 + injected
     np.testing.assert_array_equal(again.values, scores.values)
 
 
-def test_a_persistent_fault_stops_clearly_and_the_rerun_sends_only_what_is_missing(work, tmp_path):
+def test_a_persistent_fault_stops_clearly_and_the_rerun_sends_only_what_is_missing(Client, work, tmp_path):
     tasks, contexts, prompts, catalog = work
     index, healed = {p: i for i, p in enumerate(prompts)}, {"yes": False}
     # prompt 13 always answers an error body until the server is healed; the others meet one fault each
@@ -101,7 +110,7 @@ def test_a_persistent_fault_stops_clearly_and_the_rerun_sends_only_what_is_missi
     cfg = EndpointConfig(model="m", mode="generative", cache_path=str(tmp_path / "c.sqlite"), max_retries=2, **FAST)
     with FaultServer(plan, answer, hang_s=1.5) as server:
         cfg.base_url = server.base_url
-        r = EndpointReasoner(cfg, catalog)
+        r = Client(cfg, catalog)
         t0 = time.perf_counter()
         with pytest.raises(EndpointError) as err:
             r.score(tasks, contexts)
@@ -114,10 +123,10 @@ def test_a_persistent_fault_stops_clearly_and_the_rerun_sends_only_what_is_missi
         assert all(a["choices"][0]["text"] == answer(p) for p, a in zip(*_stored_by_prompt(r, prompts)))
         first = len(server.log)
         healed["yes"] = True
-        rerun = EndpointReasoner(cfg, catalog)
+        rerun = Client(cfg, catalog)
         scores, wall = timed(lambda: rerun.score(tasks, contexts))
         resent = [p for p, _, _ in server.log[first:]]
-        report("persistent fault, stop, heal, rerun", rerun, server, wall, first_run_requests=r.stats["requests"],
+        report(f"persistent fault, stop, heal, rerun [{Client.__name__}]", rerun, server, wall, first_run_requests=r.stats["requests"],
                first_run_kept=kept, first_run_wall_s=round(first_wall, 2), resent=len(resent))
     assert scores.valid.all() and scores.predict().tolist() == [label_of(p) for p in prompts]
     assert len(resent) == len(set(resent)) == 24 - kept and rerun.stats["cache_hits"] == kept
@@ -132,7 +141,10 @@ def _stored_by_prompt(r: EndpointReasoner, prompts):
     return [keys[k] for k in got], list(got.values())
 
 
-def test_the_stage1_endpoint_oracle_rewards_through_faults(work, tmp_path):
+@pytest.mark.parametrize("asynchronous", [True, False], ids=["async", "threads"])
+def test_the_stage1_endpoint_oracle_rewards_through_faults(work, tmp_path, asynchronous):
+    import asyncio
+
     from verbalrec.rewards.stage1 import oracle_tasks
     from verbalrec.train.grpo_config import Stage1Config
     from verbalrec.train.stage1 import make_oracle, stage1_rewards
@@ -141,19 +153,23 @@ def test_the_stage1_endpoint_oracle_rewards_through_faults(work, tmp_path):
     plan = lambda p, attempt: FAULTS[_digest(p) % 9] if attempt == 0 else None  # noqa: E731
     with FaultServer(plan, answer, hang_s=1.5, mode="logprobs") as server:
         cfg = Stage1Config(tasks="t", out=str(tmp_path), policy="p", oracle=server.base_url, oracle_model="m",
-                           oracle_async=False)  # the async oracle has its own tests (test_endpoint_async.py)
+                           oracle_async=asynchronous)  # both: async is make_oracle's default
         oracle = make_oracle(cfg, catalog, tmp_path)
         assert isinstance(oracle, EndpointReasoner) and oracle.config.mode == "logprobs"
         for k, v in FAST.items():  # make_oracle keeps the defaults (60 s timeout, 30 s longest wait)
             setattr(oracle.config, k, v)
         (accuracy, _, _), _ = stage1_rewards(cfg, oracle, None)
-        cands, labels = [t.candidates for t in tasks[:n]], [t.label for t in tasks[:n]]
-        rewards, wall = timed(lambda: accuracy(None, contexts[:n], candidates=cands, label=labels))
-        figures = report("Stage 1 oracle (logprobs), accuracy reward", oracle, server, wall)
+        kw = {"prompts": None, "completions": contexts[:n], "candidates": [t.candidates for t in tasks[:n]],
+              "label": [t.label for t in tasks[:n]]}
+        call = (lambda: asyncio.run(accuracy(**kw))) if asynchronous else (lambda: accuracy(**kw))  # TRL awaits it
+        rewards, wall = timed(call)
+        figures = report(f"Stage 1 oracle (logprobs, {'async' if asynchronous else 'threads'}), accuracy reward",
+                         oracle, server, wall)
         # the oracle answers label_of(prompt); the reward is 1 where that is the target
-        oracle_prompts = [build_prompt(c, t.candidates, catalog) for t, c in zip(oracle_tasks(cands, labels), contexts)]
-        assert rewards == [float(label_of(p) == lab) for p, lab in zip(oracle_prompts, labels)]
+        oracle_prompts = [build_prompt(c, t.candidates, catalog)
+                          for t, c in zip(oracle_tasks(kw["candidates"], kw["label"]), kw["completions"])]
+        assert rewards == [float(label_of(p) == lab) for p, lab in zip(oracle_prompts, kw["label"])]
         assert figures["answers_kept"] == n and figures["retries"] == sum(server.faults().values())
         seen = len(server.log)
-        assert accuracy(None, contexts[:n], candidates=cands, label=labels) == rewards and len(server.log) == seen
+        assert call() == rewards and len(server.log) == seen  # the rerun is answered by the cache
     assert (tmp_path / "oracle_cache.sqlite").exists()

@@ -15,6 +15,7 @@ key is read at request time from the variable ``api_key_env`` names; never store
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import hashlib
 import json
@@ -44,6 +45,7 @@ from .lm import extract_answer
 from .prompt import answer_labels, build_prompt
 
 backoff_sleep = time.sleep  # one name for the retry waits (tests record them instead of sleeping)
+backoff_sleep_async = asyncio.sleep  # the same, for the event-loop client (endpoint_async)
 log = logging.getLogger(__name__)
 MODES = ("logprobs", "generative")
 # Worth a retry: the server may be starting, overloaded or restarting. urllib3 retries these
@@ -147,7 +149,8 @@ class _Budget:
     def __init__(self, reasoner: "EndpointReasoner"):
         self.reasoner, self.left, self.used = reasoner, reasoner.config.max_retries, 0
 
-    def wait(self, failure: str, retry_after: float = 0.0) -> None:
+    def take(self, failure: str, retry_after: float = 0.0) -> float:
+        """Spend one retry; the seconds to wait before it."""
         c = self.reasoner.config
         top = min(c.backoff_max, c.backoff_base * 2 ** self.used)
         # jitter, so workers retrying together do not return together
@@ -155,7 +158,14 @@ class _Budget:
         self.left, self.used = self.left - 1, self.used + 1
         log.warning("%s: %s; retry %d/%d in %.2fs", self.reasoner.url, failure, self.used, c.max_retries, delay)
         self.reasoner._count("retries")
-        backoff_sleep(delay)
+        return delay
+
+    def wait(self, failure: str, retry_after: float = 0.0) -> None:
+        backoff_sleep(self.take(failure, retry_after))
+
+    def spent(self, failure: str, fix: str = "check that the server is up at base_url, or raise max_retries"
+              ) -> EndpointError:
+        return EndpointError(f"{self.reasoner.url} failed {self.used + 1} times (last: {failure})", fix=fix)
 
 
 class _Retry(Retry):
@@ -276,7 +286,7 @@ class EndpointReasoner:
             except _BadAnswer as err:
                 failure, fix = str(err), err.fix
             if budget.left <= 0:
-                raise EndpointError(f"{self.url} failed {budget.used + 1} times (last: {failure})", fix=fix)
+                raise budget.spent(failure, fix)
             budget.wait(failure)
 
     def _session(self) -> tuple[requests.Session, HTTPAdapter]:
@@ -298,6 +308,11 @@ class EndpointReasoner:
             data = resp.json()
         except ValueError:
             raise _BadAnswer("non-JSON body", fix="check that base_url is the API root, ending in /v1") from None
+        return self._checked(data)
+
+    def _checked(self, data) -> dict:
+        """``data`` if it is an answer; else a retryable _BadAnswer, or an EndpointError for a
+        server that cannot answer in this mode."""
         problem = self._problem(data)
         if problem == NO_LOGPROBS:  # e.g. `transformers serve` ignores the logprobs field: fail loudly
             raise EndpointError(f"{self.url} sent no logprobs", field="mode",

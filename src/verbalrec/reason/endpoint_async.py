@@ -4,9 +4,10 @@ TRL awaits async reward functions on an event loop of its own (``GRPOTrainer._ca
 ``asyncio.gather`` over them). ``AsyncOracleReward`` runs the unchanged synchronous reward in a
 worker thread; the oracle inside it, an ``AsyncEndpointReasoner``, sends its HTTP requests on that
 loop instead of on threads -- all B x G verbalizations of a step at once, at most ``concurrency``
-in flight (an ``asyncio.Semaphore``), over one pooled ``openai.AsyncOpenAI`` client (its retries
-with exponential backoff, ``Retry-After`` and timeouts). Prompts, the request body, the response
-cache and the parsing stay ``EndpointReasoner``'s: only ``fetch`` is replaced. Under several
+in flight (an ``asyncio.Semaphore``), over one pooled ``openai.AsyncOpenAI`` client. Prompts, the
+request body, the response cache, the validation of every answer before it is cached and the retry
+budget (backoff, ``Retry-After`` capped at ``backoff_max``) stay ``EndpointReasoner``'s: only the
+transport differs. Under several
 training processes each one has its own loop, so up to N x ``concurrency`` requests are in flight.
 """
 
@@ -45,48 +46,70 @@ class AsyncEndpointReasoner(EndpointReasoner):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     async def afetch(self, prompts: Sequence[str]) -> list[dict]:
-        """Raw responses, one per prompt, as ``EndpointReasoner.fetch`` gives them (cache first,
-        identical requests sent once, each response cached when it arrives)."""
+        """Raw responses, one per prompt, as ``EndpointReasoner.fetch`` gives them: cache first
+        (entries that fail validation are sent again), identical requests sent once, each answer
+        validated and cached when it arrives; after an error nothing more is sent, the requests in
+        flight finish and store their answers, then the first error is raised."""
         bodies = [self.request_body(p) for p in prompts]
         keys = [endpoint._key(self.url, self.config.mode, b) for b in bodies]
-        got = self._cache.get_many(list(dict.fromkeys(keys)))
+        got = {k: r for k, r in self._cache.get_many(list(dict.fromkeys(keys))).items() if self._problem(r) is None}
         self.stats["cache_hits"] += sum(k in got for k in keys)
         todo = {k: b for k, b in zip(keys, bodies) if k not in got}
         if todo:
-            gate = asyncio.Semaphore(self.config.concurrency)
+            gate, failed = asyncio.Semaphore(self.config.concurrency), []
             async with self._client() as client:
                 async def one(key: str, body: dict) -> None:
                     async with gate:
-                        got[key] = await self._post_async(client, body)
+                        if failed:
+                            return
+                        try:
+                            answer = await self._post_async(client, body)
+                        except Exception as err:  # noqa: BLE001 -- raised below, once the others are done
+                            failed.append(err)
+                            return
                     # a sqlite commit blocks; off the loop, so the other requests keep flowing
-                    await asyncio.to_thread(self._cache.put, key, got[key])
+                    await asyncio.to_thread(self._cache.put, key, answer)
+                    self._count("stored")
+                    got[key] = answer
                 await asyncio.gather(*(one(k, b) for k, b in todo.items()))
+            if failed:
+                raise failed[0]
         return [got[k] for k in keys]
 
     def _client(self):
         c = self.config
-        # a local server needs no key; the client insists on one, so it gets a placeholder
+        # a local server needs no key; the client insists on one, so it gets a placeholder. Its own
+        # retries are off: the budget below retries, with the sync client's waits and checks
         return _openai().AsyncOpenAI(base_url=c.base_url, api_key=os.environ.get(c.api_key_env) or "EMPTY",
-                                     timeout=c.timeout, max_retries=c.max_retries)
+                                     timeout=c.timeout, max_retries=0)
 
     async def _post_async(self, client, body: dict) -> dict:
+        """One validated answer, retried within one budget of ``max_retries`` (as ``_post``)."""
         openai = _openai()
         api = client.chat.completions if self.config.chat else client.completions
-        self._count("requests")
-        try:
-            resp = await api.create(**body)
-        except openai.APIStatusError as err:  # the client has retried 429 and 5xx already
-            code = err.response.status_code
-            if code != 429 and code < 500:
-                raise self._refused(err.response) from None
-            raise self._gave_up(f"HTTP {code}") from None
-        except openai.APIConnectionError as err:
-            raise self._gave_up(type(err).__name__) from None
-        return resp.model_dump(exclude_unset=True)  # the fields the server sent, as the sync path caches them
-
-    def _gave_up(self, last: str) -> EndpointError:
-        return EndpointError(f"{self.url} failed {self.config.max_retries + 1} times (last: {last})",
-                             fix="check that the server is up at base_url, or raise max_retries")
+        budget, fix = endpoint._Budget(self), "check that the server is up at base_url, or raise max_retries"
+        while True:
+            self._count("requests")
+            retry_after = 0.0
+            try:
+                resp = await api.create(**body)
+                # the fields the server sent, as the sync path caches them (a non-object body comes raw)
+                return self._checked(resp.model_dump(exclude_unset=True) if hasattr(resp, "model_dump") else resp)
+            except EndpointError:  # the server cannot answer in this mode: no retry
+                raise
+            except openai.APIStatusError as err:
+                if err.response.status_code not in endpoint.TRANSIENT_STATUS:
+                    raise self._refused(err.response) from None  # a retry would get the same answer
+                failure, retry_after = f"HTTP {err.response.status_code}", endpoint._retry_after(err.response.headers)
+            except openai.APIConnectionError as err:  # timeouts, resets, bodies cut off
+                failure = type(err).__name__
+            except (openai.APIResponseValidationError, ValueError):
+                failure, fix = "malformed body", "check that base_url is the API root, ending in /v1"
+            except endpoint._BadAnswer as err:
+                failure, fix = str(err), err.fix
+            if budget.left <= 0:
+                raise budget.spent(failure, fix)
+            await endpoint.backoff_sleep_async(budget.take(failure, retry_after))
 
 
 class AsyncOracleReward:
