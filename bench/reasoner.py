@@ -14,7 +14,6 @@ vs SASRec. Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time

@@ -25,7 +25,6 @@ from verbalrec.atomic import write_json  # noqa: E402
 from verbalrec.evaluate.loop import evaluate  # noqa: E402
 from verbalrec.evaluate.table import print_table, results_json  # noqa: E402
 from verbalrec.reason import make_reasoner  # noqa: E402
-from verbalrec.reason.lm import CandidateLikelihoodReasoner  # noqa: E402, F401  (the mode scored)
 from verbalrec.tasks import load_tasks  # noqa: E402
 from verbalrec.train.grpo import cpu_threads  # noqa: E402
 from verbalrec.train.grpo_config import Stage2Config  # noqa: E402

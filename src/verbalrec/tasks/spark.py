@@ -225,7 +225,6 @@ def _training_stats(sorted_df, ctx: Context, vocabs: dict) -> None:
 # ---------------------------------------------------------------- the build
 
 def _vocabs(df, spark) -> tuple[dict, object]:
-    from pyspark.sql import functions as F
     raw = [r[0] for r in df.select("engagement").distinct().collect()]
     norm = sorted({normalize_engagement(v) for v in raw})
     raw_list = sorted({v if v is not None else "play" for v in raw} | {"play"})

@@ -17,7 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import InputError
 from ..rewards import AccuracyReward, CompressionRatio, LengthReward, RankingReward
 from ..tasks.schema import Task, TaskSet
 from ..verbalize.template import Catalog, TemplateVerbalizer
