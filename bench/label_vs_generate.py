@@ -18,7 +18,7 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from verbalrec.evaluate.metrics import per_task_metrics  # noqa: E402
+from verbalrec.metrics import per_task_metrics  # noqa: E402
 from verbalrec.models import load_causal_lm  # noqa: E402
 from verbalrec.reason.lm import CandidateLikelihoodReasoner, GenerativeReasoner, LabelScoringReasoner  # noqa: E402
 from verbalrec.tasks import load_tasks  # noqa: E402

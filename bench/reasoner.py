@@ -29,7 +29,7 @@ from verbalrec.logs import load_log  # noqa: E402
 from verbalrec.reason import make_ranker, make_reasoner  # noqa: E402
 from verbalrec.tasks import build_tasks, load_tasks, save_tasks  # noqa: E402
 from verbalrec.tasks.protocol import preset  # noqa: E402
-from verbalrec.train.grpo import cpu_threads  # noqa: E402
+from verbalrec.models.threads import cpu_threads  # noqa: E402
 from verbalrec.train.warmstart import WarmStartConfig, warm_start  # noqa: E402
 from verbalrec.verbalize import make_verbalizer  # noqa: E402
 

@@ -26,7 +26,7 @@ from verbalrec.evaluate.loop import evaluate  # noqa: E402
 from verbalrec.evaluate.table import print_table, results_json  # noqa: E402
 from verbalrec.reason import make_reasoner  # noqa: E402
 from verbalrec.tasks import load_tasks  # noqa: E402
-from verbalrec.train.grpo import cpu_threads  # noqa: E402
+from verbalrec.models.threads import cpu_threads  # noqa: E402
 from verbalrec.train.grpo_config import Stage2Config  # noqa: E402
 from verbalrec.train.stage2 import train_reasoner  # noqa: E402
 from verbalrec.verbalize import make_verbalizer  # noqa: E402

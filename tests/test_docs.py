@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from verbalrec.train.grpo import Stage1Config, Stage2Config
+from verbalrec.train.grpo_config import Stage1Config, Stage2Config
 from verbalrec.train.grpo_config import trl_args
 
 CONFIGS = Path(__file__).parents[1] / "docs" / "configs"

@@ -145,7 +145,10 @@ def cmd_tasks(args) -> None:
 
 def _train_stages():
     """verbalrec train <stage>: (config class, run function) per stage."""
-    from .train.grpo import Stage1Config, Stage2Config, VerbalizerSFTConfig, sft_verbalizer, train_reasoner, train_verbalizer
+    from .train.grpo_config import Stage1Config, Stage2Config
+    from .train.sft_verbalizer import VerbalizerSFTConfig, sft_verbalizer
+    from .train.stage1 import train_verbalizer
+    from .train.stage2 import train_reasoner
     from .train.warmstart import WarmStartConfig, warm_start
     return {"warmstart": (WarmStartConfig, warm_start, "dense LM warm start of a small in-project model (TRL SFTTrainer)"),
             "sft-verbalizer": (VerbalizerSFTConfig, sft_verbalizer, "warm start of the Verbalizer on heuristic targets"),

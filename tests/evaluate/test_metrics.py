@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from verbalrec.evaluate.bootstrap import mean_ci, relative_delta
-from verbalrec.evaluate.metrics import per_task_metrics, summarize
+from verbalrec.metrics import per_task_metrics, summarize
 
 SCORES = np.array([[3.0, 2.0, 1.0],    # target ranked 1st
                    [1.0, 2.0, 3.0],    # target ranked 3rd

@@ -47,9 +47,10 @@ def answer(prompt: str) -> str:
 def work():
     """24 tasks with 3 candidates, their template contexts and prompts."""
     from helpers import tiny_catalog, tiny_events
+    from verbalrec.logs.catalog import Catalog
     from verbalrec.logs.schema import EventLog, validate_catalog, validate_events
     from verbalrec.tasks import build_tasks, preset
-    from verbalrec.verbalize.template import Catalog, TemplateVerbalizer
+    from verbalrec.verbalize.template import TemplateVerbalizer
     cat = validate_catalog(tiny_catalog())
     log = EventLog(validate_events(tiny_events(), catalog=cat), cat, name="tiny")
     tasks = build_tasks(log, preset("paper", n_candidates=3, train_tasks_per_user=0), progress=False).tasks()[:24]

@@ -17,9 +17,10 @@ from serve_helpers import (FakeServer, TransformersServe, build_answering_model,
                            completion_logprobs, free_port)
 
 from verbalrec.errors import InputError  # noqa: E402
+from verbalrec.logs.catalog import Catalog
 from verbalrec.reason.endpoint import EndpointConfig, EndpointError, EndpointReasoner  # noqa: E402
 from verbalrec.reason.prompt import build_prompt  # noqa: E402
-from verbalrec.verbalize.template import Catalog, TemplateVerbalizer  # noqa: E402
+from verbalrec.verbalize.template import TemplateVerbalizer  # noqa: E402
 
 with warnings.catch_warnings():  # `server` is not registered in pyproject (yet); no warning meanwhile
     warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)

@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
+from verbalrec.logs.catalog import Catalog
 from verbalrec.models import train_tokenizer
 from verbalrec.reason.prompt import INSTRUCTION, build_prompt, fit_prompt
-from verbalrec.verbalize.template import Catalog
 
 CAT = Catalog(pd.DataFrame({"item_id": [f"i{k}" for k in range(10)], "title": [f"Film number {k}" for k in range(10)]}))
 LINES = [f"line {k:03d}: watched Film number {k % 10} on a Monday evening" for k in range(100)]

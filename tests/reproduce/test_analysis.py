@@ -1,9 +1,9 @@
 import pytest
 
 from helpers import tiny_catalog
+from verbalrec.logs.catalog import Catalog
 from verbalrec.reproduce import analysis
 from verbalrec.tasks.schema import Task
-from verbalrec.verbalize.template import Catalog
 
 
 def task(items, engagements=None, user="u1", tid="t"):

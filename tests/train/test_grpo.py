@@ -13,7 +13,8 @@ from verbalrec.errors import InputError  # noqa: E402
 from verbalrec.tasks import load_tasks  # noqa: E402
 from verbalrec.train.grpo import prepare_out, training_tasks  # noqa: E402
 from verbalrec.train.grpo_config import Stage1Config, Stage2Config, trl_args  # noqa: E402
-from verbalrec.train.stage1 import PolicyPostprocess, make_policy_verbalizer, train_verbalizer, verbalizer_rows  # noqa: E402
+from verbalrec.train.stage1 import PolicyPostprocess, train_verbalizer, verbalizer_rows  # noqa: E402
+from verbalrec.verbalize.kinds import make_policy_verbalizer
 from verbalrec.train.stage2 import train_reasoner  # noqa: E402
 
 
@@ -77,8 +78,8 @@ def test_datasets_hold_training_tasks_only(env):
     tasks, train = training_tasks(env["tasks"])
     held_out = set(tasks.split("valid").table["task_id"].to_pylist() + tasks.split("test").table["task_id"].to_pylist())
     assert held_out and set(train.table["split"].to_pylist()) == {"train"}
+    from verbalrec.logs.catalog import Catalog
     from verbalrec.models import load_causal_lm
-    from verbalrec.verbalize.template import Catalog
     model, tok = load_causal_lm(env["model"])
     verbalizer = make_policy_verbalizer("action", model, tok, Catalog(tasks.catalog), max_new_tokens=8,
                                         max_prompt_tokens=160)

@@ -78,13 +78,13 @@ def test_the_unconstrained_gradient_equals_the_constrained_one_when_advantages_a
 def test_stage2_moves_the_policy_to_a_fixed_candidate(env, tmp_path):
     """Toy task with a known optimum: +1 only for the candidate in position 0. A few dozen constrained
     Stage 2 steps must raise its probability well above where it started."""
+    from verbalrec.logs.catalog import Catalog
     from verbalrec.models import load_causal_lm
     from verbalrec.reason.prompt import answer_text, fit_prompt
     from verbalrec.rewards import ReasonerReward
     from verbalrec.train.grpo import run_grpo, training_tasks
     from verbalrec.train.grpo_config import Stage2Config
     from verbalrec.verbalize import make_verbalizer
-    from verbalrec.verbalize.template import Catalog
     from datasets import Dataset
 
     tasks, train = training_tasks(env["tasks"])

@@ -11,7 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from verbalrec.errors import InputError  # noqa: E402
 from verbalrec.train.sft_verbalizer import VerbalizerSFTConfig, sft_rows, sft_verbalizer  # noqa: E402
-from verbalrec.train.stage1 import as_prompt, completion_text, make_policy_verbalizer  # noqa: E402
+from verbalrec.train.stage1 import as_prompt, completion_text  # noqa: E402
+from verbalrec.verbalize.kinds import make_policy_verbalizer
 
 
 def cfg(env, out, **kw):
@@ -22,10 +23,10 @@ def cfg(env, out, **kw):
 
 @pytest.mark.parametrize("kind", ["rewrite", "action"])
 def test_pairs_are_policy_prompts_and_heuristic_targets_of_training_tasks(env, kind):
+    from verbalrec.logs.catalog import Catalog
     from verbalrec.models import load_causal_lm
     from verbalrec.verbalize.action import format_actions, heuristic_actions
     from verbalrec.verbalize.heuristic import HeuristicVerbalizer
-    from verbalrec.verbalize.template import Catalog
     tasks, catalog = env["taskset"], Catalog(env["taskset"].catalog)
     model, tok = load_causal_lm(env["model"])
     verbalizer = make_policy_verbalizer(kind, model, tok, catalog, max_new_tokens=1, max_prompt_tokens=192)

@@ -29,8 +29,8 @@ def cfg(task_dir, out, **kw):
 
 
 def test_corpus_is_seeded_and_holds_no_evaluation_target(task_dir):
+    from verbalrec.logs.catalog import Catalog
     from verbalrec.tasks import load_tasks
-    from verbalrec.verbalize.template import Catalog
     tasks = load_tasks(task_dir)
     train = tasks.split("train")
     texts = corpus(train, cfg(task_dir, "o", prompt_share=1.0))
@@ -118,9 +118,9 @@ def test_config_validation():
 
 
 def test_title_tokens_make_each_title_one_token(task_dir, tmp_path):
+    from verbalrec.logs.catalog import Catalog
     from verbalrec.models import load_causal_lm
     from verbalrec.tasks import load_tasks
-    from verbalrec.verbalize.template import Catalog
     out = warm_start(cfg(task_dir, tmp_path / "m", max_steps=1))
     _, tok = load_causal_lm(out)
     catalog = Catalog(load_tasks(task_dir).catalog)

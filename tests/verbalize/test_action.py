@@ -8,7 +8,8 @@ import pytest
 from helpers import make_taskset
 from verbalrec.verbalize.action import (DEFAULT_ACTION, action_prompt, compact_time, execute_actions,
                                         format_actions, heuristic_actions, parse_actions)
-from verbalrec.verbalize.template import Catalog, TemplateVerbalizer
+from verbalrec.logs.catalog import Catalog
+from verbalrec.verbalize.template import TemplateVerbalizer
 
 T = 1_749_484_800  # Monday 9 June 2025, 16:00 UTC
 CAT = Catalog(pd.DataFrame({

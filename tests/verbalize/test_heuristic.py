@@ -3,8 +3,8 @@
 import pandas as pd
 
 from helpers import make_taskset
+from verbalrec.compression import compression_ratio
 from verbalrec.verbalize.cache import CachedVerbalizer, VerbalizationCache
-from verbalrec.verbalize.compression import compression_ratio
 from verbalrec.verbalize.heuristic import HeuristicVerbalizer
 from verbalrec.verbalize.template import TemplateVerbalizer
 

@@ -6,10 +6,10 @@ import pytest
 
 from helpers import tiny_catalog
 from verbalrec.errors import InputError
+from verbalrec.logs.catalog import Catalog
 from verbalrec.tasks.schema import Task
 from verbalrec.verbalize import make_verbalizer
 from verbalrec.verbalize.mix import MIX_STYLES, VerbalizationMix, line_subset
-from verbalrec.verbalize.template import Catalog
 
 CAT = Catalog(tiny_catalog())
 TASK = Task(task_id="t", user_id="u", split="train", target_time=2_000_000_000, target_item="i9", discovery=True,

@@ -4,7 +4,9 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from verbalrec.verbalize.template import Catalog, TemplateVerbalizer, candidate_labels, format_candidates, template_line
+from verbalrec.logs.catalog import Catalog
+from verbalrec.reason.prompt import candidate_labels, format_candidates
+from verbalrec.verbalize.template import TemplateVerbalizer, template_line
 
 CAT = Catalog(pd.DataFrame({"item_id": ["123456", "7"], "title": ["Stranger Things", "Evil\nTitle\tX"],
                             "year": [2016, None], "genres": [["Sci-Fi", "Horror"], []],

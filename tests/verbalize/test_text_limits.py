@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 
 from verbalrec.errors import InputError
+from verbalrec.logs.catalog import Catalog, clean_field
 from verbalrec.logs.schema import TEXT_LIMITS, validate_catalog, validate_events
-from verbalrec.verbalize.template import Catalog, clean_field, format_candidates, template_line
+from verbalrec.reason.prompt import format_candidates
+from verbalrec.verbalize.template import template_line
 
 BREAKS = ["\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
 

@@ -8,10 +8,10 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..metrics import per_task_metrics, summarize
 from ..reason.base import Reasoner, Scores
 from ..tasks.schema import Task, TaskSet
 from .bootstrap import mean_ci, relative_delta
-from .metrics import per_task_metrics, summarize
 
 
 @dataclass

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..compression import char_ratios
 from ..errors import InputError
 from ..reason import LM_MODES, load_model, make_ranker, make_reasoner
 from ..tasks.schema import TaskSet
@@ -90,7 +91,7 @@ def run_eval(tasks: TaskSet, rankers: list[str], verbalizers: list[str], split: 
             timing[res.system] = {"fit_s": round(t1 - t0, 2), "score_s": round(t2 - t1, 2),
                                   "tasks_per_s": round(len(test) / max(t2 - t1, 1e-9), 1)}
             if res.context_chars is not None and verbalizer.name not in compression:
-                compression[verbalizer.name] = float(np.mean(res.context_chars / np.maximum(template_chars, 1)))
+                compression[verbalizer.name] = float(np.mean(char_ratios(res.context_chars, template_chars)))
     base = next((r for r in results if r.system == baseline), None) if baseline else None
     meta = {"split": split, "seed": seed, "n_tasks": len(test), "tasks_meta": tasks.meta, "timing": timing,
             "compression_ratio_chars": compression, "model": model}

@@ -26,9 +26,9 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import InputError
-from ..evaluate.metrics import per_task_metrics
+from ..logs.catalog import Catalog
+from ..metrics import per_task_metrics
 from ..tasks.schema import Task, TaskSet, training_sequences
-from ..verbalize.template import Catalog
 from .base import Scores
 
 DEFAULT_EMBEDDING = "all-MiniLM-L6-v2"

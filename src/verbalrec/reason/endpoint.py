@@ -37,9 +37,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ..errors import InputError
+from ..logs.catalog import Catalog
 from ..models.load import cache_dir
 from ..tasks.schema import Task
-from ..verbalize.template import Catalog
 from .base import Scores
 from .lm import extract_answer
 from .prompt import answer_labels, build_prompt

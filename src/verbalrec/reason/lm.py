@@ -14,9 +14,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..logs.catalog import Catalog
 from ..tasks.schema import Task
-from ..verbalize.template import Catalog, candidate_labels
 from .base import Scores
+from .prompt import candidate_labels
 from .prompt import answer_labels, answer_text, fit_prompt
 
 

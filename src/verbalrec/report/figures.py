@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ..compression import plateau
 from .fmt import missing
 
 STAGE1_SERIES = (("reward", "reward", "#1f77b4"), ("accuracy", "accuracy", "#2ca02c"),
@@ -115,8 +116,6 @@ def reward_curves(runs: dict[str, list[dict]], name: str, title: str, caption: s
 
 def plateau_curve(params: dict, markers: dict[str, float]) -> Plot:
     """Paper Figure 2 with this run's parameters; ``markers`` puts each verbalizer's mean CR on it."""
-    from ..rewards.stage1 import plateau  # imports torch: only when a report is built
-
     low, high = params["low"], params["high"]
     kwargs = {k: params.get(k) for k in ("slope_low", "slope_high")}
     xs = np.linspace(0, 1.3, 521)

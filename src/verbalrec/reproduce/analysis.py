@@ -26,9 +26,10 @@ from typing import Sequence
 
 import numpy as np
 
+from ..compression import char_ratios
+from ..logs.catalog import Catalog
 from ..logs.schema import NOISE_ENGAGEMENTS
 from ..tasks.schema import Task
-from ..verbalize.template import Catalog
 
 ID_PATTERN = re.compile(r"\bID:\s*\S+")
 COUNT_PATTERN = re.compile(r"(?i)\b(\d+|two|three|four|five|several|many) (episodes|times|views|plays)\b|\btwice\b|[x×]\d+\b")
@@ -98,7 +99,7 @@ def taste_mentioned(tasks: Sequence[Task], texts: Sequence[str], truth: dict | N
 def analyse(tasks: Sequence[Task], raws: Sequence[str], texts: Sequence[str], catalog: Catalog,
             truth: dict | None = None) -> dict:
     """The analysis row of one verbalizer (``raws``: the template texts of the same tasks)."""
-    ratios = [len(t) / max(len(r), 1) for r, t in zip(raws, texts)]
+    ratios = char_ratios([len(t) for t in texts], [len(r) for r in raws]).tolist()
     return {"n": len(texts), "compression_ratio_mean": float(np.mean(ratios)) if ratios else None,
             "compression_ratios": [round(x, 4) for x in ratios],
             "history_coverage": history_coverage(tasks, texts, catalog), "drop_ids": drop_ids(raws, texts),

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..evaluate.loop import EvalResult
 from ..evaluate.table import results_json
+from ..models.saved import run_record
 from . import analysis
 from .config import ReproduceConfig
 
@@ -80,13 +81,9 @@ def curve_summary(points: list[dict], key: str = "reward") -> dict | None:
 
 def curves_of(model_dir: str | None, stage: str) -> list[dict]:
     """Per-step rewards from the run's saved TRL log history."""
-    from ..train.stage2 import RUN_FILE
     if not model_dir:
         return []
-    try:
-        history = json.loads((Path(model_dir) / RUN_FILE).read_text()).get("log_history", [])
-    except (OSError, ValueError):
-        return []
+    history = run_record(model_dir).get("log_history", [])
     points = []
     for h in history:
         if "reward" not in h:

@@ -20,9 +20,11 @@ import pandas as pd
 from ..atomic import write_json, write_parquet
 from ..errors import InputError
 from ..evaluate.loop import EvalResult, evaluate
-from ..evaluate.metrics import summarize
+from ..logs.catalog import Catalog
+from ..metrics import summarize
+from ..models.saved import weights_tag
+from ..models.threads import cpu_threads
 from ..tasks.schema import TaskSet
-from ..verbalize.template import Catalog
 from . import launch
 from .config import ReproduceConfig, stage_config, stage_configs
 from .document import TEMPLATE, build_doc, stage2_kind
@@ -100,18 +102,17 @@ def make_eval_verbalizer(ctx: Context, spec: dict | None):
         return None
     from ..verbalize import RULE_VERBALIZERS, make_verbalizer
     from ..verbalize.cache import CachedVerbalizer, VerbalizationCache
+    from ..verbalize.kinds import load_verbalizer_model
 
     if spec.get("name") in RULE_VERBALIZERS:
         return make_verbalizer(spec["name"], ctx.catalog)
     if spec.get("name") == "zero-shot":
         from ..reason import load_model
-        from ..train.stage2 import weights_tag
         model = spec["model"]
         tag = weights_tag(Path(model)) if Path(model).is_dir() else model
         inner = make_verbalizer("zero-shot", ctx.catalog, load_model(model), version_tag=tag,
                                 max_new_tokens=ctx.cfg.verbalizer_max_new_tokens)
     else:
-        from ..train.stage2 import load_verbalizer_model
         inner = load_verbalizer_model(spec["model"], ctx.catalog, max_new_tokens=ctx.cfg.verbalizer_max_new_tokens)
     return CachedVerbalizer(inner, VerbalizationCache(ctx.cache))
 
@@ -162,7 +163,6 @@ def eval_step(ctx: Context, system: str, reasoner: dict, verbalizer: dict | None
 def model_identity(value):
     """A model directory is identified by its weights too: a model retrained in place (e.g. a
     ``reasoner: runs/my-model`` the user trained again) must not hit the old cache."""
-    from ..train.stage2 import weights_tag
     path = Path(str(value))
     if path.is_dir() and any(path.glob("*.safetensors")):
         return f"{value}@{weights_tag(path)}"
@@ -243,8 +243,6 @@ def langptune_step(ctx: Context, writer: str) -> dict:
 def run_reproduce(cfg: ReproduceConfig, command: str = "", log=print) -> dict:
     """Run (or read from the cache) every step of ``cfg``; write report.json and the report."""
     from ..tasks import load_tasks
-    from ..train.grpo import cpu_threads
-
     from ..train.distributed import world_size
     if world_size() > 1:
         raise InputError("reproduce runs as one process and launches its training steps itself",

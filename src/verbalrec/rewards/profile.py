@@ -9,7 +9,7 @@ Per completion (a sampled profile) of task ``t``:
 where ``rank`` is the target's rank under the embedding reasoner in ``scope`` -- ``catalog``
 (default, LangPTune): every catalog item, the task's history items masked (never ranked);
 ``candidates``: the task's N candidates. NDCG is untruncated, so a target at rank 300 still gives
-a (small) signal. Ties count as the expected rank (``evaluate.metrics``). A degenerate profile
+a (small) signal. Ties count as the expected rank (``verbalrec.metrics``). A degenerate profile
 (``verbalize.llm.is_degenerate``) is scored as an empty profile.
 """
 

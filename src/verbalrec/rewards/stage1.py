@@ -6,29 +6,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..evaluate.metrics import per_task_metrics
+from ..compression import PLATEAU_HIGH, PLATEAU_LOW, char_ratios, plateau
+from ..metrics import per_task_metrics
 from ..reason.base import Reasoner
 from ..tasks.schema import Task
-
-
-def plateau(ratio: float, low: float = 0.3, high: float = 0.7, slope_low: float | None = None,
-            slope_high: float | None = None) -> float:
-    r"""Length reward (paper Figure 2): 1 for a compression ratio in [low, high], falling off
-    linearly outside, clipped at 0.
-
-    .. math:: r^{len}(c) = \begin{cases} \max(0, 1 - s_l (low - c)) & c < low \\ 1 & low \le c \le high \\
-              \max(0, 1 - s_h (c - high)) & c > high \end{cases}
-
-    Default slopes reach 0 at c = 0 (:math:`s_l = 1/low`) and at c = 1, no compression
-    (:math:`s_h = 1/(1-high)`).
-    """
-    s_l = slope_low if slope_low is not None else 1.0 / low
-    s_h = slope_high if slope_high is not None else 1.0 / (1.0 - high)
-    if ratio < low:
-        return max(0.0, 1.0 - s_l * (low - ratio))
-    if ratio > high:
-        return max(0.0, 1.0 - s_h * (ratio - high))
-    return 1.0
 
 
 def oracle_tasks(candidates: Sequence[Sequence[str]], label: Sequence[int]) -> list[Task]:
@@ -83,7 +64,8 @@ class RankingReward(_OracleReward):
 
 
 def _ratios(completions, template_chars, postprocess: Postprocess, columns: dict) -> list[float]:
-    return [len(x) / max(int(t), 1) for x, t in zip(postprocess(completions, columns), template_chars)]
+    texts = postprocess(completions, columns)
+    return char_ratios([len(x) for x in texts], [int(t) for t in template_chars]).tolist()
 
 
 class LengthReward:
@@ -91,7 +73,7 @@ class LengthReward:
 
     __name__ = "length"
 
-    def __init__(self, low: float = 0.3, high: float = 0.7, slope_low: float | None = None,
+    def __init__(self, low: float = PLATEAU_LOW, high: float = PLATEAU_HIGH, slope_low: float | None = None,
                  slope_high: float | None = None, postprocess: Postprocess | None = None):
         self.args = (low, high, slope_low, slope_high)
         self.postprocess = postprocess or strip_all

@@ -8,33 +8,23 @@
 * Before Stage 1, optionally: ``sft_verbalizer.sft_verbalizer`` (our warm start of the Verbalizer).
 
 This module holds what both stages share: the run directory, the training-split guard, and the
-run itself (trainer, checkpoints, resume, merged save, provenance). The public names are also
-importable from here: ``from verbalrec.train.grpo import train_verbalizer, Stage1Config``.
+run itself (trainer, checkpoints, resume, merged save, provenance).
 """
 
 from __future__ import annotations
 
 import shutil
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import InputError
+from ..models.threads import cpu_threads
 from ..tasks.schema import TaskSet
 from . import distributed
 from .grpo_config import GRPOCommon, lora_config, trl_args
 from .provenance import run_summary, save_provenance
 
 CHECKPOINTS = "checkpoints"
-_PUBLIC = {"Stage1Config": "grpo_config", "Stage2Config": "grpo_config", "train_verbalizer": "stage1",
-           "train_reasoner": "stage2", "VerbalizerSFTConfig": "sft_verbalizer", "sft_verbalizer": "sft_verbalizer"}
-
-
-def __getattr__(name: str):  # lazy re-exports: stage1/stage2 import this module, so no eager import here
-    if name in _PUBLIC:
-        import importlib
-        return getattr(importlib.import_module(f".{_PUBLIC[name]}", __package__), name)
-    raise AttributeError(name)
 
 
 def prepare_out(out: str | Path, resume: bool) -> Path:
@@ -64,21 +54,6 @@ def training_tasks(path: str, max_tasks: int = 0) -> tuple[TaskSet, TaskSet]:
 def last_checkpoint(ckpt_dir: Path) -> Path | None:
     done = [p for p in ckpt_dir.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
     return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
-
-
-@contextmanager
-def cpu_threads(n: int):
-    """torch's intra-op threads set to ``n`` for the block (0: unchanged). Measured on a loaded
-    2-core machine: a tiny-model Stage 1 step took 15 s with 2 threads and 1.75 s with 1."""
-    import torch
-
-    before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def run_grpo(cfg: GRPOCommon, *, stage: str, model, tokenizer, reward_funcs: list, reward_weights: list[float],

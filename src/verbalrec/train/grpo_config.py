@@ -16,9 +16,8 @@ from pathlib import Path
 from ..config import read_yaml
 from ..errors import InputError
 from ..reason import ENDPOINT_MODES, LM_MODES, is_endpoint
-from ..verbalize import VERBALIZERS
+from ..verbalize import KINDS, VERBALIZERS
 
-KINDS = ("rewrite", "action")
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 
 

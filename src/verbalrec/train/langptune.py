@@ -31,6 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import InputError
+from ..models.saved import RUN_FILE
 from ..reason.embedding import DEFAULT_EMBEDDING, SCOPES
 from ..tasks.schema import Task
 from . import distributed
@@ -182,10 +183,10 @@ def train_langptune(cfg: LangPTuneConfig, resume: bool = False) -> Path:
     """Train the profile writer (and, if ``contrastive_every``, the embedding model) into ``cfg.out``."""
     from datasets import Dataset
 
+    from ..logs.catalog import Catalog
     from ..reason.embedding import EmbeddingReasoner
     from ..rewards.profile import ProfileRankingReward
     from ..verbalize.profile import ProfileVerbalizer
-    from ..verbalize.template import Catalog
     from .grpo import policy_model, prepare_out, run_grpo, training_tasks
     from .stage1 import as_prompt
 
@@ -240,10 +241,10 @@ def _profiles(model_dir: str, catalog, tasks: list[Task], cfg: LangPTuneConfig) 
 def evaluate_langptune(cfg: LangPTuneConfig, trained: str | None) -> dict:
     """The comparison table on ``cfg.eval_split``; ``trained``: the trained writer directory (None: skip)."""
     from ..evaluate.table import results_json
+    from ..logs.catalog import Catalog
     from ..reason.embedding import EmbeddingReasoner, IDEmbeddingReasoner
     from ..tasks import load_tasks
     from ..verbalize import make_verbalizer
-    from ..verbalize.template import Catalog
 
     tasks = load_tasks(cfg.tasks)
     split = tasks.split(cfg.eval_split)
@@ -297,7 +298,6 @@ def evaluate_langptune(cfg: LangPTuneConfig, trained: str | None) -> dict:
 
 
 def _curves(out: Path, metric: str) -> tuple[list[dict], list[dict]]:
-    from .stage2 import RUN_FILE
     run = out / RUN_FILE
     if not run.exists():
         return [], []

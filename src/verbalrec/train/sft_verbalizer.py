@@ -20,15 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..logs.catalog import Catalog
+from ..models.threads import cpu_threads
 from ..tasks.schema import TaskSet
-from ..verbalize.action import format_actions, heuristic_actions
-from ..verbalize.heuristic import HeuristicVerbalizer
-from ..verbalize.template import Catalog
+from ..verbalize.kinds import KINDS, make_policy_verbalizer, sft_targets
 from . import distributed
-from .grpo import CHECKPOINTS, cpu_threads, last_checkpoint, prepare_out, training_tasks
-from .grpo_config import KINDS
+from .grpo import CHECKPOINTS, last_checkpoint, prepare_out, training_tasks
 from .provenance import run_summary, save_provenance
-from .stage1 import as_prompt, make_policy_verbalizer
+from .stage1 import as_prompt
 
 
 @dataclass
@@ -76,18 +75,11 @@ class VerbalizerSFTConfig:
                              "VerbalizerSFTConfig") from None
 
 
-def targets(tasks: list, kind: str, catalog: Catalog) -> list[str]:
-    """The hand-made verbalizations the policy imitates."""
-    if kind == "rewrite":
-        return HeuristicVerbalizer(catalog).verbalize(tasks)
-    return [format_actions(t, heuristic_actions(t, catalog)) for t in tasks]
-
-
 def sft_rows(train: TaskSet, verbalizer, tokenizer, use_chat_template: bool = True) -> list[dict]:
     """Prompt-completion pairs over the training tasks (conversational when a chat template is used)."""
     rows = []
     for batch in train.batches(512):
-        for task, target in zip(batch, targets(batch, verbalizer.kind, verbalizer.catalog)):
+        for task, target in zip(batch, sft_targets(verbalizer.kind, batch, verbalizer.catalog)):
             prompt = as_prompt(verbalizer.prompt_for(task), tokenizer, use_chat_template)
             completion = target if isinstance(prompt, str) else [{"role": "assistant", "content": target}]
             rows.append({"prompt": prompt, "completion": completion, "task_id": task.task_id})

@@ -17,22 +17,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from ..logs.catalog import Catalog
 from ..rewards import AccuracyReward, CompressionRatio, LengthReward, RankingReward
 from ..tasks.schema import Task, TaskSet
-from ..verbalize.template import Catalog, TemplateVerbalizer
+from ..verbalize.kinds import make_policy_verbalizer
+from ..verbalize.template import TemplateVerbalizer
 from .grpo import policy_model, prepare_out, run_grpo, training_tasks
 from .grpo_config import Stage1Config
-
-
-def make_policy_verbalizer(kind: str, model, tokenizer, catalog: Catalog, *, max_new_tokens: int,
-                           max_prompt_tokens: int | None, use_chat_template: bool = True, **kw):
-    """The verbalizer whose ``prompt_for``/``postprocess`` frame the policy's samples."""
-    from ..verbalize.action import ActionVerbalizer
-    from ..verbalize.llm import RewriteVerbalizer
-
-    cls = {"rewrite": RewriteVerbalizer, "action": ActionVerbalizer}[kind]
-    return cls(model, tokenizer, catalog, max_new_tokens=max_new_tokens, max_prompt_tokens=max_prompt_tokens,
-               use_chat_template=use_chat_template, **kw)
 
 
 def as_prompt(text: str, tokenizer, use_chat_template: bool):

@@ -10,39 +10,18 @@ nothing twice). The Reasoner reads the one prompt layout every reasoner uses
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
-from ..errors import InputError
+from ..logs.catalog import Catalog
 from ..reason.prompt import answer_text, fit_prompt
 from ..rewards import ReasonerReward
 from ..tasks.schema import TaskSet
 from ..verbalize import VERBALIZERS, make_verbalizer
 from ..verbalize.cache import CachedVerbalizer, VerbalizationCache
-from ..verbalize.template import Catalog
+from ..verbalize.kinds import load_verbalizer_model
 from . import distributed
 from .grpo import policy_model, prepare_out, run_grpo, training_tasks
 from .grpo_config import Stage2Config
-from .stage1 import make_policy_verbalizer
-
-RUN_FILE = "verbalrec_run.json"
-
-
-def run_config(path: Path) -> dict:
-    """The config a verbalrec run saved beside its model ({} for a model made elsewhere)."""
-    try:
-        return json.loads((path / RUN_FILE).read_text()).get("config", {})
-    except (OSError, ValueError):
-        return {}
-
-
-def weights_tag(path: Path) -> str:
-    """Cache version of a model directory: changes whenever its weight files do."""
-    stats = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in path.iterdir()
-                   if p.suffix in (".safetensors", ".bin", ".gguf"))
-    return hashlib.sha256(repr((path.resolve().name, stats)).encode()).hexdigest()[:12]
-
 
 def frozen_verbalizer(cfg: Stage2Config, catalog: Catalog):
     """A named verbalizer, or a trained verbalizer model (kind and prompt budget from its run)."""
@@ -50,26 +29,6 @@ def frozen_verbalizer(cfg: Stage2Config, catalog: Catalog):
         return make_verbalizer(cfg.verbalizer, catalog)
     return load_verbalizer_model(cfg.verbalizer, catalog, kind=cfg.verbalizer_kind,
                                  max_new_tokens=cfg.verbalizer_max_new_tokens, batch_size=cfg.verbalizer_batch_size)
-
-
-def load_verbalizer_model(path: str | Path, catalog: Catalog, *, kind: str = "", max_new_tokens: int = 256,
-                          batch_size: int = 8):
-    """A trained verbalizer model directory as a Verbalizer: kind, prompt budget and chat-template
-    use come from the run that trained it (``kind`` overrides)."""
-    import torch
-
-    from ..models import load_causal_lm
-
-    path = Path(path)
-    run = run_config(path)
-    kind = kind or run.get("kind", "rewrite")
-    if kind == "rewrite" and not max_new_tokens:
-        raise InputError("a rewrite verbalizer needs a token budget", field="verbalizer_max_new_tokens", fix="use e.g. 256")
-    model, tokenizer = load_causal_lm(path, device="cuda" if torch.cuda.is_available() else "cpu")
-    return make_policy_verbalizer(kind, model, tokenizer, catalog, max_new_tokens=max_new_tokens or None,
-                                  max_prompt_tokens=run.get("max_prompt_length"),
-                                  use_chat_template=run.get("use_chat_template", True), batch_size=batch_size,
-                                  version_tag=weights_tag(path))  # the dir name alone misses retrained weights
 
 
 def verbalize_once(train: TaskSet, verbalizer, cache_path: Path) -> tuple[list[str], dict]:

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..logs.catalog import Catalog
 from ..reason.prompt import answer_text, build_prompt, fit_prompt
 from ..tasks.schema import Task, TaskSet, training_events
 from ..verbalize.mix import HISTORY_PASSES, MIX_STYLES, VerbalizationMix, check_mix
-from ..verbalize.template import Catalog
 from . import distributed
 from .provenance import run_summary, save_provenance
 

@@ -24,10 +24,11 @@ from typing import Sequence
 
 import pandas as pd
 
+from ..logs.catalog import Catalog, clean_field
 from ..tasks.schema import Task
 from .heuristic import is_noise
 from .llm import LLMVerbalizer, build_llm_prompt
-from .template import Catalog, clean_field, format_time, template_line
+from .template import format_time, template_line
 
 DEFAULT_ACTION = (1, 0)
 ACTION_CUE = "Actions:\n"

@@ -17,9 +17,9 @@ from typing import Sequence
 
 import pandas as pd
 
+from ..logs.catalog import Catalog, clean_field
 from ..logs.schema import NOISE_ENGAGEMENTS
 from ..tasks.schema import Task
-from .template import Catalog, clean_field
 
 _VERBS = {"play": "watched", "thumb_up": "liked", "thumb_down": "disliked", "add_to_list": "added to their list"}
 

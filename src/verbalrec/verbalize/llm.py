@@ -19,9 +19,10 @@ from typing import Callable, Sequence
 import pandas as pd
 import torch
 
-from ..reason.prompt import fence
+from ..fence import fence
+from ..logs.catalog import Catalog
 from ..tasks.schema import Task
-from .template import Catalog, template_line
+from .template import template_line
 
 CUE = "Verbalized history:\n"
 MIN_CHARS = 20  # fewer non-space characters than this is an empty/degenerate output

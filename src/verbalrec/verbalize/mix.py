@@ -21,10 +21,11 @@ import random
 from dataclasses import replace
 from typing import Sequence
 
+from ..logs.catalog import Catalog, clean_field
 from ..logs.schema import engagement_display
 from ..tasks.schema import Task
 from .heuristic import HeuristicVerbalizer, natural_date
-from .template import Catalog, TemplateVerbalizer, clean_field, format_time
+from .template import TemplateVerbalizer, format_time
 
 _SENTENCE_VERB = {"play": "Watched", "thumb_up": "Liked", "thumb_down": "Disliked",
                   "add_to_list": "Added to the watchlist"}
