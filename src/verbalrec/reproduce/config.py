@@ -18,10 +18,9 @@ from ..config import read_yaml
 from ..errors import InputError
 from ..tasks.protocol import PRESETS as PROTOCOLS
 from ..reason import LM_MODES, is_endpoint
-from ..verbalize import RULE_VERBALIZERS
+from ..verbalize import KINDS, RULE_VERBALIZERS
 from ..train.grpo_config import _check, _h
 
-KINDS = ("rewrite", "action")
 ABLATIONS = ("ranking", "no-length", "raw-reasoner")
 BASELINES = ("random", "popularity", "itemknn", "sasrec")
 #: fields the pipeline sets itself: an override of them would silently break the wiring

@@ -16,32 +16,11 @@ from ..evaluate.loop import EvalResult
 from ..evaluate.table import results_json
 from ..models.saved import run_record
 from . import analysis
-from .config import ReproduceConfig
+from .config import ReproduceConfig, stage_config, stage_configs
+from .systems import NOTED_ABLATIONS, STAGE2_RAW, STAGE2_VERBALIZED, TEMPLATE, stage_of, system_id, table1_spec, table2_spec
 
 if TYPE_CHECKING:  # the run's context; the document only reads it
     from .pipeline import Context
-
-TEMPLATE = "template"
-
-#: (row label, system, the paper's Δ%) -- systems absent from a run are left out
-TABLE1 = [("Template (baseline)", "template", None), ("Heuristic rules (no model; ours)", "heuristic", None),
-          ("Template + metadata (no model)", "template+meta", None), ("Titles only (no model)", "titles", None),
-          ("Sentences (no model)", "sentences", None),
-          ("Zero-Shot Verbalizer", "zero-shot", 5.3),
-          ("Action-Based, SFT warm-up only (ours)", "sft-action", None),
-          ("Action-Based Verbalizer (Stage 1)", "stage1-action", 10.7),
-          ("Rewrite, SFT warm-up only (ours)", "sft-rewrite", None),
-          ("Rewrite Verbalizer (Stage 1)", "stage1-rewrite", 12.5),
-          ("Rewrite + Trained Reasoner (Stage 2)", "stage2-verbalized", 92.9)]
-TABLE2 = [("Full Pipeline", "stage2-verbalized", 92.9),
-          ("Verbalizer: Action-Based only", "stage1-action", 10.7),
-          ("Verbalizer: Rewrite", "stage1-rewrite", 12.5),
-          ("Reasoner trained on Raw Interactions", "stage2-raw", 42.8),
-          ("Reasoner trained on Verbalized Interactions", "stage2-verbalized", 92.9),
-          ("Reward: Accuracy (alpha = 0.9)", "stage1-rewrite", 12.5),
-          ("Reward: Ranking (MRR)", "stage1-ranking", 0.0),
-          ("Reward: Accuracy without length (alpha = 1)", "stage1-no-length", None)]
-
 
 def stage2_kind(cfg: ReproduceConfig) -> str:
     """The Stage 1 verbalizer whose texts Stage 2 trains on."""
@@ -105,27 +84,28 @@ def build_doc(ctx: Context, data: dict, evals: dict, texts: dict, models: dict, 
     truth = json.loads(Path(data["truth"]).read_text()) if data.get("truth") else None
     raws = texts[TEMPLATE]
     analysis_rows = {s: analysis.analyse(test_tasks, raws, t, ctx.catalog, truth)
-                     for s, t in texts.items() if t is not None and not s.startswith("stage2")}
+                     for s, t in texts.items() if t is not None and stage_of(s) != "stage2"}
     base = evals[TEMPLATE]
     baselines = [{**row, "label": row["system"]} for row in
                  (results_json([evals[b]], base)["results"][0] for b in cfg.baselines)]
     # the warm start of each Stage 2 row: the frozen Reasoner reading the same texts
-    warm_of = {"stage2-raw": TEMPLATE, "stage2-verbalized": f"stage1-{stage2_kind(cfg)}"}
-    table1 = table_rows(TABLE1, evals, base, analysis_rows, warm_of)
-    table2 = table_rows(TABLE2, evals, base, analysis_rows, warm_of)
-    if "stage2-raw" in evals and "stage2-verbalized" in evals:  # Table 2's raw-vs-verbalized gap
-        d, lo, hi = evals["stage2-verbalized"].delta_over(evals["stage2-raw"])
+    warm_of = {STAGE2_RAW: TEMPLATE, STAGE2_VERBALIZED: system_id("stage1", stage2_kind(cfg))}
+    s1_run = stage_config(cfg, "stage1", stage_configs()["stage1"])  # Stage 1 as the run resolved it
+    table1 = table_rows(table1_spec(), evals, base, analysis_rows, warm_of)
+    table2 = table_rows(table2_spec(s1_run.alpha), evals, base, analysis_rows, warm_of)
+    if STAGE2_RAW in evals and STAGE2_VERBALIZED in evals:  # Table 2's raw-vs-verbalized gap
+        d, lo, hi = evals[STAGE2_VERBALIZED].delta_over(evals[STAGE2_RAW])
         for row in table2:
-            if row["system"] == "stage2-verbalized":
+            if row["system"] == STAGE2_VERBALIZED:
                 row.update({"delta_vs_raw_pct": d, "delta_vs_raw_pct_ci95": [lo, hi]})
     pick = analysis.pick_examples(test_tasks, ctx.catalog, k=1)
     examples = [{"task_id": test_tasks[i].task_id, "target": ctx.catalog.title(test_tasks[i].target_item),
                  "raw": raws[i], "verbalizations": {s: t[i] for s, t in texts.items()
-                                                   if t is not None and s != TEMPLATE and not s.startswith("stage2")}}
+                                                   if t is not None and s != TEMPLATE and stage_of(s) != "stage2"}}
                 for i in pick]
     s1 = cfg.stage1
-    curves = {"stage1": {n: curves_of(models.get(n), "stage1") for n in models if n.startswith("stage1")},
-              "stage2": {n: curves_of(models.get(n), "stage2") for n in models if n.startswith("stage2")}}
+    curves = {stage: {n: curves_of(models.get(n), stage) for n in models if stage_of(n) == stage}
+              for stage in ("stage1", "stage2")}
     return {
         "meta": {"title": f"verbalrec reproduce · {cfg.name}", "preset": cfg.name, "dataset": cfg.data,
                  "command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -137,7 +117,7 @@ def build_doc(ctx: Context, data: dict, evals: dict, texts: dict, models: dict, 
         "baselines": baselines, "table1": table1, "table2": table2, "analysis": analysis_rows,
         "curves": curves,
         "curve_summary": {stage: {n: curve_summary(points) for n, points in runs.items()} for stage, runs in curves.items()},
-        "plateau": {"low": s1.get("length_low", 0.3), "high": s1.get("length_high", 0.7),
+        "plateau": {"low": s1_run.length_low, "high": s1_run.length_high,
                     "slope_low": None, "slope_high": None},
         "examples": examples, "langptune": None,
     }
@@ -147,7 +127,7 @@ def honest_notes(table1: list[dict], table2: list[dict], stage1: dict, analysis_
     """One sentence per system: does its Δ% CI exclude 0, is its text faithful to the history,
     and how big was the training budget."""
     notes = []
-    for row in table1 + [r for r in table2 if r["system"] in ("stage2-raw", "stage1-ranking", "stage1-no-length")]:
+    for row in table1 + [r for r in table2 if r["system"] in NOTED_ABLATIONS]:
         if "delta_pct" not in row:
             continue
         lo, hi = row["delta_pct_ci95"]

@@ -27,8 +27,9 @@ from ..models.threads import cpu_threads
 from ..tasks.schema import TaskSet
 from . import launch
 from .config import ReproduceConfig, stage_config, stage_configs
-from .document import TEMPLATE, build_doc, stage2_kind
+from .document import build_doc, stage2_kind
 from .steps import Steps
+from .systems import ABLATION_REWARDS, STAGE2_RAW, STAGE2_VERBALIZED, TEMPLATE, system_id
 
 METRICS = ("hr@1", "hr@5", "hr@10", "ndcg@1", "ndcg@5", "ndcg@10", "mrr", "valid")
 
@@ -197,7 +198,7 @@ def warmstart_step(ctx: Context) -> str:
 
 def sft_step(ctx: Context, kind: str, base: str) -> str:
     from ..train.sft_verbalizer import sft_verbalizer
-    return train_step(ctx, f"sft-{kind}", "sft", sft_verbalizer, {}, {"tasks": ctx.tasks_dir, "model": base, "kind": kind})
+    return train_step(ctx, system_id("sft", kind), "sft", sft_verbalizer, {}, {"tasks": ctx.tasks_dir, "model": base, "kind": kind})
 
 
 def stage1_step(ctx: Context, name: str, kind: str, policy: str, oracle: str, **reward) -> str:
@@ -288,22 +289,24 @@ def run_systems(ctx: Context) -> tuple[dict, dict, dict]:
     for kind in cfg.kinds:
         policies[kind] = sft_step(ctx, kind, base) if cfg.verbalizer_sft else base
         if cfg.verbalizer_sft:
-            models[f"sft-{kind}"] = policies[kind]
-            ev(f"sft-{kind}", frozen, {"model": policies[kind]})
-        models[f"stage1-{kind}"] = stage1_step(ctx, f"stage1-{kind}", kind, policies[kind], oracle)
-        ev(f"stage1-{kind}", frozen, {"model": models[f"stage1-{kind}"]})
+            sft = system_id("sft", kind)
+            models[sft] = policies[kind]
+            ev(sft, frozen, {"model": policies[kind]})
+        stage1 = system_id("stage1", kind)
+        models[stage1] = stage1_step(ctx, stage1, kind, policies[kind], oracle)
+        ev(stage1, frozen, {"model": models[stage1]})
     main_kind = stage2_kind(cfg)
-    start = models[f"stage1-{main_kind}"]
-    for ablation, reward in (("ranking", {"reward": "ranking"}), ("no-length", {"alpha": 1.0})):
+    start = models[system_id("stage1", main_kind)]
+    for ablation, reward in ABLATION_REWARDS.items():
         if ablation in cfg.ablations:  # same start and budget as the main run, one change each
-            path = stage1_step(ctx, f"stage1-{ablation}", main_kind, policies[main_kind], oracle, **reward)
-            models[f"stage1-{ablation}"] = path
-            ev(f"stage1-{ablation}", frozen, {"model": path})
-    models["stage2-verbalized"] = stage2_step(ctx, "stage2-verbalized", reasoner, start)
-    ev("stage2-verbalized", {**frozen, "model": models["stage2-verbalized"]}, {"model": start})
+            name = system_id("stage1", ablation)
+            models[name] = stage1_step(ctx, name, main_kind, policies[main_kind], oracle, **reward)
+            ev(name, frozen, {"model": models[name]})
+    models[STAGE2_VERBALIZED] = stage2_step(ctx, STAGE2_VERBALIZED, reasoner, start)
+    ev(STAGE2_VERBALIZED, {**frozen, "model": models[STAGE2_VERBALIZED]}, {"model": start})
     if "raw-reasoner" in cfg.ablations:
-        models["stage2-raw"] = stage2_step(ctx, "stage2-raw", reasoner, TEMPLATE)
-        ev("stage2-raw", {**frozen, "model": models["stage2-raw"]}, {"name": TEMPLATE})
+        models[STAGE2_RAW] = stage2_step(ctx, STAGE2_RAW, reasoner, TEMPLATE)
+        ev(STAGE2_RAW, {**frozen, "model": models[STAGE2_RAW]}, {"name": TEMPLATE})
     return evals, texts, models
 
 

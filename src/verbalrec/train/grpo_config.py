@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..compression import PLATEAU_HIGH, PLATEAU_LOW
 from ..config import read_yaml
 from ..errors import InputError
 from ..reason import ENDPOINT_MODES, LM_MODES, is_endpoint
@@ -124,8 +125,8 @@ class Stage1Config(GRPOCommon):
     ranking_metric: str = field(default="mrr", metadata=_h("ranking reward: mrr or ndcg@10"))
     alpha: float = field(default=0.9, metadata=_h(
         "eq. 6 weight of accuracy; 1 - alpha weighs the length reward (1 = the no-length ablation)"))
-    length_low: float = field(default=0.3, metadata=_h("length reward plateau start (compression ratio vs template)"))
-    length_high: float = field(default=0.7, metadata=_h("length reward plateau end"))
+    length_low: float = field(default=PLATEAU_LOW, metadata=_h("length reward plateau start (compression ratio vs template)"))
+    length_high: float = field(default=PLATEAU_HIGH, metadata=_h("length reward plateau end"))
     use_chat_template: bool = field(default=True, metadata=_h(
         "wrap prompts in the tokenizer's chat template, if it has one"))
 

@@ -27,6 +27,7 @@ class TrainableKind:
     #: ``sft_targets(tasks, catalog)`` -> the hand-made verbalizations the SFT warm start imitates
     sft_targets: Callable[[Sequence[Task], Catalog], list[str]]
     label: str                        # Table 1 row of its Stage 1 verbalizer
+    table2_label: str | None          # Table 2 row of its Stage 1 verbalizer (None: not in Table 2)
     sft_label: str                    # Table 1 row of its SFT-only warm start
     paper_delta_pct: float | None     # the paper's Table 1 Δ% of the Stage 1 row (None: not in the paper)
     table_order: int                  # its rows' place in Table 1 (the paper's order)
@@ -55,8 +56,10 @@ def _action_targets(tasks: Sequence[Task], catalog: Catalog) -> list[str]:
 
 TRAINABLE: dict[str, TrainableKind] = {k.name: k for k in (
     TrainableKind("rewrite", _rewrite_policy, _rewrite_targets, label="Rewrite Verbalizer (Stage 1)",
+                  table2_label="Verbalizer: Rewrite",
                   sft_label="Rewrite, SFT warm-up only (ours)", paper_delta_pct=12.5, table_order=2),
     TrainableKind("action", _action_policy, _action_targets, label="Action-Based Verbalizer (Stage 1)",
+                  table2_label="Verbalizer: Action-Based only",
                   sft_label="Action-Based, SFT warm-up only (ours)", paper_delta_pct=10.7, table_order=1,
                   needs_token_budget=False),
 )}
