@@ -41,8 +41,7 @@ from ..logs.catalog import Catalog
 from ..models.load import cache_dir
 from ..tasks.schema import Task
 from .base import Scores
-from .lm import extract_answer
-from .prompt import answer_labels, build_prompt
+from .prompt import answer_labels, build_prompt, extract_answer
 
 backoff_sleep = time.sleep  # one name for the retry waits (tests record them instead of sleeping)
 backoff_sleep_async = asyncio.sleep  # the same, for the event-loop client (endpoint_async)

@@ -6,8 +6,6 @@ verbalizers. ``model`` / ``tokenizer`` are any transformers causal LM (``verbalr
 
 from __future__ import annotations
 
-import difflib
-import re
 from typing import Sequence
 
 import numpy as np
@@ -17,8 +15,7 @@ from tqdm.auto import tqdm
 from ..logs.catalog import Catalog
 from ..tasks.schema import Task
 from .base import Scores
-from .prompt import candidate_labels
-from .prompt import answer_labels, answer_text, fit_prompt
+from .prompt import answer_labels, answer_text, extract_answer, fit_prompt
 
 
 class _LMReasoner:
@@ -137,26 +134,6 @@ def sequence_logprobs(model, tokenizer, prompt: str, answers: list[str]) -> tupl
     """(log P(answer_j | prompt), token count of answer_j)."""
     rows = answer_token_logprobs(model, tokenizer, prompt, answers)
     return np.array([r.sum() for r in rows]), np.array([len(r) for r in rows])
-
-
-def extract_answer(text: str, titles: Sequence[str]) -> int | None:
-    """The candidate an answer names: its label, else an exact title, else a close title; None
-    when it names no candidate or several (an invalid answer)."""
-    labels = candidate_labels(len(titles))
-    head = text.strip()
-    m = re.match(r"^[\s(\[]*([A-Za-z]|\d+)(?:[.):\]]|\s|$)", head)
-    if m and m.group(1).upper() in labels:
-        return labels.index(m.group(1).upper())
-    low = head.lower()
-    named = [j for j, t in enumerate(titles) if t and t.lower() in low]
-    if len(named) == 1:
-        return named[0]
-    if not named:
-        first_line = head.splitlines()[0] if head else ""
-        close = difflib.get_close_matches(first_line.lower(), [t.lower() for t in titles], n=2, cutoff=0.85)
-        if len(close) == 1:
-            return [t.lower() for t in titles].index(close[0])
-    return None
 
 
 class GenerativeReasoner(_LMReasoner):

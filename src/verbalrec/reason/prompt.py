@@ -8,6 +8,8 @@ the instruction says so, and any fence marker inside the data is neutralised so 
 
 from __future__ import annotations
 
+import difflib
+import re
 from typing import Sequence
 
 from ..fence import fence
@@ -51,6 +53,26 @@ def answer_text(title: str) -> str:
     """The answer a reasoner writes after the cue: the candidate's title, ' Title'. Title first, not
     its label: after ' B.' a model only copies line B, so the label would carry the whole choice."""
     return f" {title}\n"
+
+
+def extract_answer(text: str, titles: Sequence[str]) -> int | None:
+    """The candidate an answer names: its label, else an exact title, else a close title; None
+    when it names no candidate or several (an invalid answer)."""
+    labels = candidate_labels(len(titles))
+    head = text.strip()
+    m = re.match(r"^[\s(\[]*([A-Za-z]|\d+)(?:[.):\]]|\s|$)", head)
+    if m and m.group(1).upper() in labels:
+        return labels.index(m.group(1).upper())
+    low = head.lower()
+    named = [j for j, t in enumerate(titles) if t and t.lower() in low]
+    if len(named) == 1:
+        return named[0]
+    if not named:
+        first_line = head.splitlines()[0] if head else ""
+        close = difflib.get_close_matches(first_line.lower(), [t.lower() for t in titles], n=2, cutoff=0.85)
+        if len(close) == 1:
+            return [t.lower() for t in titles].index(close[0])
+    return None
 
 
 def fit_prompt(tokenizer, context: str, candidates: Sequence[str], catalog: Catalog, max_length: int,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..reason.lm import extract_answer
+from ..reason.prompt import extract_answer
 
 MATCHES = ("label", "title")
 _LABEL_PREFIX = re.compile(r"^[\s(\[]*([A-Za-z]|\d+)[.):\]]\s*")
