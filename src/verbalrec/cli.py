@@ -175,7 +175,9 @@ def cmd_train(args) -> None:
 def cmd_langptune(args) -> None:
     """Train the LangPTune profile writer, then the comparison table under one embedding reasoner."""
     from .config import given, read_yaml
-    from .train.langptune import RESULTS, LangPTuneConfig, print_langptune, run_langptune
+    from .train.langptune import run_langptune
+    from .train.langptune_config import RESULTS, LangPTuneConfig
+    from .train.langptune_eval import print_langptune
     fields = {**(read_yaml(args.config) if args.config else {}), **given(args, LangPTuneConfig)}
     try:
         cfg = LangPTuneConfig(**fields)
@@ -251,11 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--out", required=True)
     synth = dsub.add_parser("synth", help="generate synthetic streaming logs")
     synth.add_argument("--out", required=True)
-    try:
-        from .logs.synthetic import SyntheticConfig
-        add_fields(synth, SyntheticConfig)
-    except ImportError:  # pragma: no cover
-        pass
+    from .logs.synthetic import SyntheticConfig
+    add_fields(synth, SyntheticConfig)
 
     tasks = sub.add_parser("tasks", help="build or describe reranking tasks")
     tsub = tasks.add_subparsers(dest="tasks_cmd", required=True)
@@ -310,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     lpt = sub.add_parser("langptune", help="LangPTune: GRPO profile writer on an embedding recommender, + comparison")
     lpt.add_argument("--config", help="YAML with the fields below (flags override it)")
     lpt.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
-    from .train.langptune import LangPTuneConfig
+    from .train.langptune_config import LangPTuneConfig
     add_fields(lpt, LangPTuneConfig, exclude=("policy",))
 
     demo = sub.add_parser("demo", help="the main job: ml-100k, paper tasks, every baseline")

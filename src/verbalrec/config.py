@@ -69,3 +69,27 @@ def parse_map(text: str | None, flag: str) -> dict[str, str]:
             raise InputError(f"'{part}' is not ours=theirs", field=flag, fix=f"write {flag} user_id=uid,item_id=sku")
         out[ours.strip()] = theirs.strip()
     return out
+
+
+# ------------------------------------------------------------------ the config toolkit every stage uses
+# TRL's idiom: ``name: int = field(default=..., metadata={"help": ...})``, validated in __post_init__.
+
+def help_meta(text: str) -> dict:
+    """A field's metadata: its ``help`` string (``add_fields`` turns it into a CLI flag's help)."""
+    return {"help": text}
+
+
+def help_field(default, text: str, **metadata):
+    """A dataclass field with a default and a help string (extra ``metadata``, e.g. a range, kept)."""
+    return dataclasses.field(default=default, metadata={**help_meta(text), **metadata})
+
+
+def check(ok: bool, problem: str, name: str, fix: str) -> None:
+    """``__post_init__`` validation: an ``InputError`` naming the field and the fix."""
+    if not ok:
+        raise InputError(problem, field=name, fix=fix)
+
+
+def yaml_with_overrides(path: str | Path, **overrides) -> dict:
+    """A YAML config's fields with the ``overrides`` that are not None (e.g. CLI flags that were given) on top."""
+    return {**read_yaml(path), **{k: v for k, v in overrides.items() if v is not None}}

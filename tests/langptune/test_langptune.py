@@ -131,7 +131,8 @@ def test_real_minilm_loads_offline_and_ranks_by_meaning():
 
 def test_bad_input_names_field_and_fix(lpt_env, tmp_path):
     from verbalrec.reason.embedding import load_embedding_model
-    from verbalrec.train.langptune import LangPTuneConfig, evaluate_langptune
+    from verbalrec.train.langptune_config import LangPTuneConfig
+    from verbalrec.train.langptune_eval import evaluate_langptune
     with pytest.raises(InputError) as err:
         load_embedding_model(str(tmp_path / "no-such-model"))
     assert err.value.field == "embedding_model" and err.value.fix

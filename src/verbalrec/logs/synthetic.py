@@ -23,13 +23,14 @@ The generative story (numpy, vectorised over one chunk of users at a time):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from ..atomic import write_json
+from ..config import help_field
 from ..errors import InputError
 from .schema import EVENT_COLUMNS, NOISE_ENGAGEMENTS, EventLog, validate_catalog
 
@@ -70,7 +71,7 @@ _STR = pd.StringDtype("pyarrow", na_value=np.nan)  # the dtype validate_events g
 
 
 def _f(default, help: str, lo=None, hi=None):
-    return field(default=default, metadata={"help": help, "range": (lo, hi)})
+    return help_field(default, help, range=(lo, hi))
 
 
 @dataclass

@@ -55,11 +55,7 @@ def embedding_model_path(name: str) -> str:
 
 def load_embedding_model(name: str = DEFAULT_EMBEDDING, device: str = "cpu"):
     """A ``SentenceTransformer`` (no remote code); every failure is an ``InputError``."""
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise InputError("the embedding reasoner needs sentence-transformers", field="embedding_model",
-                         fix="pip install sentence-transformers") from None
+    from sentence_transformers import SentenceTransformer
     path = embedding_model_path(name)
     looks_local = os.path.isabs(path) or path.startswith((".", "~")) or path.count("/") > 1
     if looks_local and not Path(path).expanduser().exists():

@@ -36,6 +36,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from ..config import help_field
 from ..errors import InputError
 from ..logs.catalog import Catalog
 from ..models.load import cache_dir
@@ -59,8 +60,7 @@ def _default_cache() -> str:  # resolved per config, so a $VERBALREC_CACHE set l
     return str(cache_dir() / "endpoint_cache.sqlite")
 
 
-def _opt(default, text: str):
-    return field(default=default, metadata={"help": text})
+_opt = help_field
 
 
 @dataclass

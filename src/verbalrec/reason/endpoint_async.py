@@ -22,11 +22,7 @@ from .endpoint import EndpointConfig, EndpointError, EndpointReasoner
 
 
 def _openai():
-    try:
-        import openai
-    except ImportError:
-        raise EndpointError("the async endpoint oracle needs the openai package", field="oracle_async",
-                            fix="pip install openai, or set oracle_async: false") from None
+    import openai  # a hard dependency; imported only when an async oracle is made
     return openai
 
 
@@ -35,7 +31,6 @@ class AsyncEndpointReasoner(EndpointReasoner):
     ``score`` works as before (called from a thread, it runs on the loop ``AsyncOracleReward`` set)."""
 
     def __init__(self, config: EndpointConfig, catalog, *, name: str | None = None):
-        _openai()  # fail at construction, before any training step
         super().__init__(config, catalog, name=name)
         self.loop: asyncio.AbstractEventLoop | None = None  # where fetch sends requests
 

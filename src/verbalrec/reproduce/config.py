@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from ..config import read_yaml
+from ..config import check as _check
+from ..config import help_meta as _h
+from ..config import yaml_with_overrides
 from ..errors import InputError
 from ..tasks.protocol import PRESETS as PROTOCOLS
 from ..reason import LM_MODES, is_endpoint
 from ..verbalize import KINDS, RULE_VERBALIZERS
-from ..train.grpo_config import _check, _h
 
 ABLATIONS = ("ranking", "no-length", "raw-reasoner")
 BASELINES = ("random", "popularity", "itemknn", "sasrec")
@@ -108,7 +109,7 @@ class ReproduceConfig:
 def stage_configs() -> dict:
     from ..train.grpo_config import Stage1Config, Stage2Config
     from ..train.sft_verbalizer import VerbalizerSFTConfig
-    from ..train.langptune import LangPTuneConfig
+    from ..train.langptune_config import LangPTuneConfig
     from ..train.warmstart import WarmStartConfig
 
     return {"warmstart": WarmStartConfig, "sft": VerbalizerSFTConfig, "stage1": Stage1Config, "stage2": Stage2Config,
@@ -159,7 +160,7 @@ def load_config(preset_or_path: str, **overrides) -> ReproduceConfig:
     if not path.is_file():
         raise InputError(f"'{preset_or_path}' is neither a preset nor a YAML file", field="config",
                          fix=f"use one of {preset_names()} or a YAML file")
-    data = {**read_yaml(path), **{k: v for k, v in overrides.items() if v is not None}}
+    data = yaml_with_overrides(path, **overrides)
     names = {f.name for f in dataclasses.fields(ReproduceConfig)}
     unknown = sorted(set(data) - names)
     if unknown:

@@ -222,7 +222,8 @@ def stage2_step(ctx: Context, name: str, policy: str, verbalizer: str) -> str:
 def langptune_step(ctx: Context, writer: str) -> dict:
     """LangPTune (its own table): the writer trained on the embedding reasoner's ranking reward,
     evaluated on the same split and tasks as everything else."""
-    from ..train.langptune import RESULTS as LANGPTUNE_RESULTS, run_langptune
+    from ..train.langptune import run_langptune
+    from ..train.langptune_config import RESULTS as LANGPTUNE_RESULTS
     cfg = ctx.cfg
     probe = stage_config(cfg, "langptune", stage_configs()["langptune"], tasks=ctx.tasks_dir, writer=writer,
                          policy=writer, eval_split=cfg.split, eval_limit=cfg.eval_limit, out="<step>")
@@ -311,10 +312,6 @@ def run_systems(ctx: Context) -> tuple[dict, dict, dict]:
 
 
 def write_report(doc: dict, root: Path, log=print) -> None:
-    try:
-        from ..report import build_report
-    except ImportError:  # the report package is optional until it lands; report.json has everything
-        log(f"wrote {root / 'report.json'}")
-        return
+    from ..report import build_report
     html, md = build_report(doc, root)
     log(f"wrote {html} and {md}")

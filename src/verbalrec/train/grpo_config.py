@@ -14,21 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..compression import PLATEAU_HIGH, PLATEAU_LOW
-from ..config import read_yaml
-from ..errors import InputError
+from ..config import check as _check
+from ..config import help_meta as _h
+from ..config import yaml_with_overrides
 from ..reason import ENDPOINT_MODES, LM_MODES, is_endpoint
 from ..verbalize import KINDS, VERBALIZERS
 
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 
 
-def _h(text: str) -> dict:
-    return {"help": text}
-
-
-def _check(ok: bool, problem: str, name: str, fix: str) -> None:
-    if not ok:
-        raise InputError(problem, field=name, fix=fix)
 
 
 
@@ -95,7 +89,7 @@ class GRPOCommon:
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides):
         """The config in a YAML file; ``overrides`` (e.g. CLI flags that were given) win."""
-        data = {**read_yaml(path), **{k: v for k, v in overrides.items() if v is not None}}
+        data = yaml_with_overrides(path, **overrides)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         _check(not unknown, f"unknown field(s) {unknown}", unknown[0] if unknown else "", f"use fields of {cls.__name__}")

@@ -22,68 +22,17 @@ heuristic verbalizations -- all under the same embedding reasoner -- and the ID-
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import InputError
-from ..models.saved import RUN_FILE
-from ..reason.embedding import DEFAULT_EMBEDDING, SCOPES
 from ..tasks.schema import Task
 from . import distributed
-from .grpo_config import GRPOCommon, _check, _h
-
-EMBEDDING_DIR = "embedding"
-RESULTS = "langptune.json"
-
-
-@dataclass(kw_only=True)
-class LangPTuneConfig(GRPOCommon):
-    """LangPTune: GRPO of a profile writer on an embedding reasoner's ranking reward."""
-
-    policy: str = field(default="", metadata=_h("same as writer"))
-    writer: str = field(default="", metadata=_h("model directory of the profile writer (the policy)"))
-    embedding_model: str = field(default=DEFAULT_EMBEDDING, metadata=_h(
-        f"sentence-transformers model: {DEFAULT_EMBEDDING} (shipped offline copy), or a name/directory"))
-    reward_metric: str = field(default="ndcg", metadata=_h("ndcg (1/log2(rank+1), untruncated) or mrr (1/rank)"))
-    reward_scope: str = field(default="catalog", metadata=_h(
-        "rank over the whole catalog with seen items masked (LangPTune), or the task's candidates"))
-    max_completion_length: int = field(default=64, metadata=_h(
-        "profile length cap in tokens; a profile that hits it earns reward 0"))
-    contrastive_every: int = field(default=0, metadata=_h(
-        "InfoNCE update of the embedding model every this many writer steps (0 = embedding model frozen)"))
-    contrastive_lr: float = field(default=2e-5, metadata=_h("AdamW learning rate of the embedding model"))
-    contrastive_batch: int = field(default=32, metadata=_h("pairs per InfoNCE batch (in-batch negatives)"))
-    contrastive_scale: float = field(default=20.0, metadata=_h("InfoNCE inverse temperature (MNRL scale)"))
-    eval_split: str = field(default="test", metadata=_h("split the comparison table is measured on"))
-    eval_limit: int = field(default=300, metadata=_h("evaluate the first N tasks of eval_split (0 = all)"))
-    eval_batch_size: int = field(default=32, metadata=_h("profile generation batch size at evaluation"))
-    examples: int = field(default=3, metadata=_h("example profiles (before/after training) in the report"))
-    skip_train: bool = field(default=False, metadata=_h("only evaluate the writer already trained in out"))
-    use_chat_template: bool = field(default=True, metadata=_h("wrap prompts in the tokenizer's chat template, if any"))
-
-    def __post_init__(self):
-        self.policy = self.policy or self.writer
-        self.writer = self.writer or self.policy
-        _check(bool(str(self.writer).strip()), "must be given", "writer", "pass --writer MODEL_DIR")
-        super().__post_init__()
-        _check(self.reward_metric in ("ndcg", "mrr"), f"unknown reward_metric '{self.reward_metric}'",
-               "reward_metric", "use ndcg or mrr")
-        _check(self.reward_scope in SCOPES, f"unknown reward_scope '{self.reward_scope}'", "reward_scope",
-               f"use one of {SCOPES}")
-        _check(bool(str(self.embedding_model).strip()), "must be given", "embedding_model",
-               f"use {DEFAULT_EMBEDDING} or a sentence-transformers directory")
-        _check(self.contrastive_every >= 0 and self.eval_limit >= 0 and self.examples >= 0, "must be >= 0",
-               "contrastive_every", "use 0 or more")
-        _check(self.contrastive_lr > 0 and self.contrastive_scale > 0, "must be > 0", "contrastive_lr",
-               "use a positive value")
-        _check(self.contrastive_batch >= 2, "InfoNCE needs in-batch negatives", "contrastive_batch", "use >= 2")
-        _check(self.eval_split in ("train", "valid", "test"), "unknown split", "eval_split", "use valid or test")
-        _check(self.eval_batch_size >= 1, "must be >= 1", "eval_batch_size", "use a positive value")
+from .langptune_config import EMBEDDING_DIR, RESULTS, LangPTuneConfig, embedding_model
+from .langptune_eval import evaluate_langptune, reward_curves
 
 
 class ContrastiveUpdater:
@@ -173,12 +122,6 @@ class _PairCollector:
         return out
 
 
-def _embedding(cfg: LangPTuneConfig, resume: bool = True):
-    from ..reason.embedding import load_embedding_model
-    saved = Path(cfg.out) / EMBEDDING_DIR
-    return load_embedding_model(str(saved) if resume and saved.exists() else cfg.embedding_model)
-
-
 def train_langptune(cfg: LangPTuneConfig, resume: bool = False) -> Path:
     """Train the profile writer (and, if ``contrastive_every``, the embedding model) into ``cfg.out``."""
     from datasets import Dataset
@@ -199,7 +142,7 @@ def train_langptune(cfg: LangPTuneConfig, resume: bool = False) -> Path:
     train_tasks = train.tasks()
     rows = [{"prompt": as_prompt(writer.prompt_for(t), tokenizer, cfg.use_chat_template), "task_id": t.task_id}
             for t in train_tasks]
-    reasoner = EmbeddingReasoner(_embedding(cfg, resume), catalog, scope=cfg.reward_scope)
+    reasoner = EmbeddingReasoner(embedding_model(cfg, resume), catalog, scope=cfg.reward_scope)
     eos = tokenizer.eos_token_id
     reward = ProfileRankingReward(reasoner, train_tasks, cfg.reward_metric, cfg.reward_scope,
                                   cap=cfg.max_completion_length, eos_ids=[eos] if eos is not None else [])
@@ -219,96 +162,6 @@ def train_langptune(cfg: LangPTuneConfig, resume: bool = False) -> Path:
     return out
 
 
-# ----------------------------------------------------------------------------------------- evaluation
-
-def _result(system: str, tasks: list[Task], reasoner, contexts: list[str]):
-    from ..evaluate.loop import result_of
-    return result_of(system, tasks, reasoner.score(tasks, contexts), contexts)
-
-
-def _profiles(model_dir: str, catalog, tasks: list[Task], cfg: LangPTuneConfig) -> tuple[list[str], float]:
-    from ..models import load_causal_lm
-    from ..verbalize.profile import ProfileVerbalizer
-
-    model, tokenizer = load_causal_lm(model_dir, padding_side="left")
-    writer = ProfileVerbalizer(model, tokenizer, catalog, max_new_tokens=cfg.max_completion_length,
-                               max_prompt_tokens=cfg.max_prompt_length, use_chat_template=cfg.use_chat_template,
-                               batch_size=cfg.eval_batch_size)
-    texts = writer.verbalize(tasks)
-    return texts, writer.capped / max(len(tasks), 1)
-
-
-def evaluate_langptune(cfg: LangPTuneConfig, trained: str | None) -> dict:
-    """The comparison table on ``cfg.eval_split``; ``trained``: the trained writer directory (None: skip)."""
-    from ..evaluate.table import results_json
-    from ..logs.catalog import Catalog
-    from ..reason.embedding import EmbeddingReasoner, IDEmbeddingReasoner
-    from ..tasks import load_tasks
-    from ..verbalize import make_verbalizer
-
-    tasks = load_tasks(cfg.tasks)
-    split = tasks.split(cfg.eval_split)
-    split = split.head(cfg.eval_limit) if cfg.eval_limit else split
-    if len(split) == 0:
-        raise InputError(f"no '{cfg.eval_split}' tasks", file=cfg.tasks, field="eval_split",
-                         fix="use a split the task folder has (train, valid or test)")
-    catalog, items = Catalog(tasks.catalog), split.tasks()
-    reasoner = EmbeddingReasoner(_embedding(cfg, resume=True), catalog)
-    systems: list[tuple[str, str, object, list[str], float | None]] = []  # system, label, reasoner, contexts, capped
-    for name, label in (("template", "template"), ("template+meta", "template + metadata"),
-                        ("heuristic", "heuristic")):
-        systems.append((name, label, reasoner, make_verbalizer(name, catalog).verbalize(items), None))
-    t0 = time.perf_counter()
-    before, cap0 = _profiles(cfg.writer, catalog, items, cfg)
-    timing = {"zero_shot_profiles_s": round(time.perf_counter() - t0, 1)}
-    systems.append(("zero-shot-profile", "zero-shot profile (untrained writer)", reasoner, before, cap0))
-    after = None
-    if trained:
-        t0 = time.perf_counter()
-        after, cap1 = _profiles(trained, catalog, items, cfg)
-        timing["trained_profiles_s"] = round(time.perf_counter() - t0, 1)
-        systems.append(("langptune-profile", "LangPTune profile (trained writer)", reasoner, after, cap1))
-    ids = IDEmbeddingReasoner(catalog).fit(tasks.split("train"))
-    systems.append(("id-embedding", "ID embedding (SVD of train interactions)", ids, [""] * len(items), None))
-
-    results = [_result(s, items, r, ctx) for s, _, r, ctx, _ in systems]
-    doc = results_json(results, results[0])
-    rows = []
-    for row, (s, label, r, ctx, capped), res in zip(doc["results"], systems, results):
-        cat = r.metrics(items, ctx, "catalog")
-        row.update({"label": label, "embedding": r.name,
-                    "profile_chars": float(np.mean([len(c) for c in ctx])) if r.uses_text else None,
-                    "capped_rate": capped, "catalog_ndcg": float(cat["ndcg"].mean()),
-                    "catalog_ndcg@10": float(cat["ndcg@10"].mean()), "catalog_mrr": float(cat["mrr"].mean())})
-        rows.append(row)
-    paired = {}
-    if trained:  # the headline comparison: trained vs zero-shot profile, paired on the same tasks
-        zs, tr = results[3], results[4]
-        for metric, disc in (("hr@1", True), ("mrr", False), ("ndcg@10", False)):
-            d, lo, hi = tr.delta_over(zs, metric, discovery_only=disc)
-            paired[("recall@1_discovery" if metric == "hr@1" else metric)] = {"delta_pct": d, "delta_pct_ci95": [lo, hi]}
-    examples = [{"user_id": t.user_id, "task_id": t.task_id, "target": catalog.title(t.target_item),
-                 "before": b, "after": a}
-                for t, b, a in list(zip(items, before, after or [None] * len(items)))[:cfg.examples]]
-    meta = {"tasks": cfg.tasks, "split": cfg.eval_split, "n_tasks": len(items), "writer": cfg.writer,
-            "trained_writer": trained, "embedding_model": cfg.embedding_model,
-            "embedding_trained": (Path(cfg.out) / EMBEDDING_DIR).exists(), "timing": timing,
-            "tasks_meta": tasks.meta}
-    return {"rows": rows, "trained_vs_zero_shot": paired, "examples": examples, "meta": meta}
-
-
-def _curves(out: Path, metric: str) -> tuple[list[dict], list[dict]]:
-    run = out / RUN_FILE
-    if not run.exists():
-        return [], []
-    doc = json.loads(run.read_text())
-    key = f"rewards/profile_{metric}/mean"
-    curves = [{"step": h["step"], "reward": h[key], **({"capped_rate": h["profile/capped_rate"]}
-                                                       if "profile/capped_rate" in h else {})}
-              for h in doc.get("log_history", []) if key in h]
-    return curves, doc.get("contrastive", [])
-
-
 def run_langptune(cfg: LangPTuneConfig, resume: bool = False) -> dict:
     """Train (unless ``skip_train``), evaluate, write ``out/langptune.json``; return that document:
     ``{"rows": [...], "examples": [{"user_id", "before", "after"}], "curves": [{"step", "reward"}], ...}``."""
@@ -325,7 +178,7 @@ def run_langptune(cfg: LangPTuneConfig, resume: bool = False) -> dict:
                          fix="train first (drop --skip-train) or point --out at a finished run")
     train_s = time.perf_counter() - t0
     doc = evaluate_langptune(cfg, str(out))
-    curves, contrastive = _curves(out, cfg.reward_metric)
+    curves, contrastive = reward_curves(out, cfg.reward_metric)
     doc.update({"curves": curves, "contrastive": contrastive})
     doc["meta"]["train_s"] = round(train_s, 1)
     doc["meta"]["config"] = {k: v for k, v in vars(cfg).items()}
@@ -333,25 +186,3 @@ def run_langptune(cfg: LangPTuneConfig, resume: bool = False) -> dict:
     return doc
 
 
-def print_langptune(doc: dict, console=None) -> None:
-    """The report table: Recall@1 Discovery, Δ% vs template, NDCG@10, MRR (candidates), catalogue
-    NDCG/MRR (seen masked), mean profile length."""
-    from rich.console import Console
-    from rich.table import Table
-
-    f = lambda v: "—" if v is None or v != v else f"{v:.3f}"  # noqa: E731
-    table = Table(title=f"LangPTune · {doc['meta']['split']} · n={doc['meta']['n_tasks']}")
-    for col in ("system", "R@1 Disc [95% CI]", "Δ% vs template [95% CI]", "NDCG@10", "MRR", "cat NDCG", "cat MRR",
-                "chars"):
-        table.add_column(col, justify="left" if col == "system" else "right")
-    for r in doc["rows"]:
-        lo, hi = r["recall@1_discovery_ci95"]
-        d = (f"{r['delta_pct']:+.1f} [{r['delta_pct_ci95'][0]:+.1f}, {r['delta_pct_ci95'][1]:+.1f}]"
-             if "delta_pct" in r else "—")
-        chars = "—" if r["profile_chars"] is None else f"{r['profile_chars']:.0f}"
-        table.add_row(r["label"], f"{f(r['recall@1_discovery'])} [{f(lo)}, {f(hi)}]", d, f(r["ndcg@10"]), f(r["mrr"]),
-                      f(r["catalog_ndcg"]), f(r["catalog_mrr"]), chars)
-    console = console or Console()
-    if not console.is_terminal:
-        console.width = 160
-    console.print(table)

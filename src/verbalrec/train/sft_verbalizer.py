@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import help_meta as _h
+from ..config import yaml_with_overrides
 from ..errors import InputError
 from ..logs.catalog import Catalog
 from ..models.threads import cpu_threads
@@ -32,28 +34,23 @@ from .stage1 import as_prompt
 
 @dataclass
 class VerbalizerSFTConfig:
-    tasks: str = field(metadata={"help": "task folder (its train split is the corpus)"})
-    out: str = field(metadata={"help": "model directory to write (checkpoints in out/checkpoints)"})
-    model: str = field(metadata={"help": "model directory to start from (e.g. a warm-started or built one)"})
-    kind: str = field(default="rewrite", metadata={
-        "help": "rewrite (heuristic text targets) or action (heuristic k, m lines)"})
-    max_tasks: int = field(default=0, metadata={"help": "use at most this many training tasks (0 = all)"})
-    max_prompt_length: int = field(default=1024, metadata={
-        "help": "prompt tokens; oldest history lines cut first (keep equal to Stage 1's)"})
-    max_length: int = field(default=2048, metadata={"help": "prompt + completion tokens; longer targets are cut at the end"})
-    epochs: float = field(default=1.0, metadata={"help": "passes over the corpus"})
-    max_steps: int = field(default=-1, metadata={"help": "stop after this many optimizer steps (-1 = epochs decide)"})
-    batch_size: int = field(default=8, metadata={"help": "examples per optimizer step"})
-    learning_rate: float = field(default=1e-4, metadata={
-        "help": "peak learning rate, cosine decay (tiny in-project models: ~3e-3)"})
-    save_steps: int = field(default=100, metadata={
-        "help": "checkpoint every this many steps (resume continues from the last)"})
-    logging_steps: int = field(default=10, metadata={"help": "log the loss every this many steps"})
-    seed: int = field(default=0, metadata={"help": "seed of data order and dropout (TRL seed and data_seed)"})
-    cpu_threads: int = field(default=0, metadata={"help": "torch CPU threads while training (0 = torch's default)"})
-    use_chat_template: bool = field(default=True, metadata={
-        "help": "wrap prompts in the tokenizer's chat template, if it has one"})
-    report_to: str = field(default="none", metadata={"help": "none, tensorboard or wandb (TRL's report_to)"})
+    tasks: str = field(metadata=_h("task folder (its train split is the corpus)"))
+    out: str = field(metadata=_h("model directory to write (checkpoints in out/checkpoints)"))
+    model: str = field(metadata=_h("model directory to start from (e.g. a warm-started or built one)"))
+    kind: str = field(default="rewrite", metadata=_h("rewrite (heuristic text targets) or action (heuristic k, m lines)"))
+    max_tasks: int = field(default=0, metadata=_h("use at most this many training tasks (0 = all)"))
+    max_prompt_length: int = field(default=1024, metadata=_h("prompt tokens; oldest history lines cut first (keep equal to Stage 1's)"))
+    max_length: int = field(default=2048, metadata=_h("prompt + completion tokens; longer targets are cut at the end"))
+    epochs: float = field(default=1.0, metadata=_h("passes over the corpus"))
+    max_steps: int = field(default=-1, metadata=_h("stop after this many optimizer steps (-1 = epochs decide)"))
+    batch_size: int = field(default=8, metadata=_h("examples per optimizer step"))
+    learning_rate: float = field(default=1e-4, metadata=_h("peak learning rate, cosine decay (tiny in-project models: ~3e-3)"))
+    save_steps: int = field(default=100, metadata=_h("checkpoint every this many steps (resume continues from the last)"))
+    logging_steps: int = field(default=10, metadata=_h("log the loss every this many steps"))
+    seed: int = field(default=0, metadata=_h("seed of data order and dropout (TRL seed and data_seed)"))
+    cpu_threads: int = field(default=0, metadata=_h("torch CPU threads while training (0 = torch's default)"))
+    use_chat_template: bool = field(default=True, metadata=_h("wrap prompts in the tokenizer's chat template, if it has one"))
+    report_to: str = field(default="none", metadata=_h("none, tensorboard or wandb (TRL's report_to)"))
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -67,9 +64,8 @@ class VerbalizerSFTConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> "VerbalizerSFTConfig":
-        from ..config import read_yaml
         try:
-            return cls(**{**read_yaml(path), **{k: v for k, v in overrides.items() if v is not None}})
+            return cls(**yaml_with_overrides(path, **overrides))
         except TypeError as err:
             raise InputError(f"bad or missing config field ({err})", file=path, fix="see the fields of "
                              "VerbalizerSFTConfig") from None

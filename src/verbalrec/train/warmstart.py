@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import help_meta as _h
 from ..errors import InputError
 from ..logs.catalog import Catalog
 from ..reason.prompt import answer_text, build_prompt, fit_prompt
@@ -36,32 +37,27 @@ from .provenance import run_summary, save_provenance
 
 @dataclass
 class WarmStartConfig:
-    tasks: str = field(metadata={"help": "task folder (its train split is the corpus)"})
-    out: str = field(metadata={"help": "model directory to write"})
-    size: str = field(default="tiny", metadata={"help": "in-project model size: tiny, small or base (docs/reasoner.md)"})
-    item_tokens: bool = field(default=True, metadata={
-        "help": "each catalog title is one token of the tokenizer (a history line costs a few tokens, "
-                "a candidate's likelihood is one softmax over the items)"})
-    vocab_size: int = field(default=1000, metadata={"help": "BPE vocabulary besides the title tokens (0 = the size's default)"})
-    history_passes: dict = field(default_factory=lambda: dict(HISTORY_PASSES), metadata={
-        "help": "history documents: times each user's training events are written in each style "
-                "(verbalize.mix.MIX_STYLES; fractions cover that share of the users)"})
-    mix: dict = field(default_factory=lambda: dict(MIX_STYLES), metadata={
-        "help": "prompt documents: styles of the history and their weights"})
-    subset_p: float = field(default=0.25, metadata={"help": "share of texts written over a random subset of lines"})
-    window: tuple[int, int] = field(default=(8, 40), metadata={
-        "help": "history documents: events per window, drawn uniformly in [low, high]"})
-    prompt_share: float = field(default=0.3, metadata={
-        "help": "prompt documents: share of training tasks written in the reasoner layout (0 = none)"})
-    max_length: int = field(default=1024, metadata={"help": "tokens per packed sequence; prompts fit it, oldest lines cut first"})
-    max_tasks: int = field(default=0, metadata={"help": "use at most this many training tasks (0 = all)"})
-    epochs: float = field(default=1.0, metadata={"help": "passes over the corpus"})
-    max_steps: int = field(default=-1, metadata={"help": "stop after this many optimizer steps (-1 = epochs decide)"})
-    batch_size: int = field(default=8, metadata={"help": "packed sequences per optimizer step"})
-    learning_rate: float = field(default=6e-3, metadata={"help": "peak learning rate (cosine decay, 5% warm-up)"})
-    save_steps: int = field(default=100, metadata={"help": "checkpoint every this many steps (resume continues from the last)"})
-    seed: int = field(default=0, metadata={"help": "seed of the corpus, tokenizer/model init, data order and dropout"})
-    report_to: str = field(default="none", metadata={"help": "none, tensorboard or wandb (TRL's report_to)"})
+    tasks: str = field(metadata=_h("task folder (its train split is the corpus)"))
+    out: str = field(metadata=_h("model directory to write"))
+    size: str = field(default="tiny", metadata=_h("in-project model size: tiny, small or base (docs/reasoner.md)"))
+    item_tokens: bool = field(default=True, metadata=_h("each catalog title is one token of the tokenizer (a history line costs a few tokens, "
+                "a candidate's likelihood is one softmax over the items)"))
+    vocab_size: int = field(default=1000, metadata=_h("BPE vocabulary besides the title tokens (0 = the size's default)"))
+    history_passes: dict = field(default_factory=lambda: dict(HISTORY_PASSES), metadata=_h("history documents: times each user's training events are written in each style "
+                "(verbalize.mix.MIX_STYLES; fractions cover that share of the users)"))
+    mix: dict = field(default_factory=lambda: dict(MIX_STYLES), metadata=_h("prompt documents: styles of the history and their weights"))
+    subset_p: float = field(default=0.25, metadata=_h("share of texts written over a random subset of lines"))
+    window: tuple[int, int] = field(default=(8, 40), metadata=_h("history documents: events per window, drawn uniformly in [low, high]"))
+    prompt_share: float = field(default=0.3, metadata=_h("prompt documents: share of training tasks written in the reasoner layout (0 = none)"))
+    max_length: int = field(default=1024, metadata=_h("tokens per packed sequence; prompts fit it, oldest lines cut first"))
+    max_tasks: int = field(default=0, metadata=_h("use at most this many training tasks (0 = all)"))
+    epochs: float = field(default=1.0, metadata=_h("passes over the corpus"))
+    max_steps: int = field(default=-1, metadata=_h("stop after this many optimizer steps (-1 = epochs decide)"))
+    batch_size: int = field(default=8, metadata=_h("packed sequences per optimizer step"))
+    learning_rate: float = field(default=6e-3, metadata=_h("peak learning rate (cosine decay, 5% warm-up)"))
+    save_steps: int = field(default=100, metadata=_h("checkpoint every this many steps (resume continues from the last)"))
+    seed: int = field(default=0, metadata=_h("seed of the corpus, tokenizer/model init, data order and dropout"))
+    report_to: str = field(default="none", metadata=_h("none, tensorboard or wandb (TRL's report_to)"))
 
     def __post_init__(self):
         self.mix = check_mix(self.mix)
