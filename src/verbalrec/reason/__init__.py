@@ -11,7 +11,11 @@ RANKERS = ("random", "popularity", "itemknn", "sasrec")
 #: `reasoner_mode` and bench/ all use these names. Local causal LMs: candidate likelihood (the
 #: in-project default), label scoring, generation; an OpenAI-compatible endpoint: label
 #: log-probs or generation.
-LM_MODES = ("likelihood", "label", "generative")
+#: mode -> its class in ``reason.lm`` (imported when one is made: it needs torch). A new local mode
+#: is one entry here.
+_LM_CLASSES = {"likelihood": "CandidateLikelihoodReasoner", "label": "LabelScoringReasoner",
+               "generative": "GenerativeReasoner"}
+LM_MODES = tuple(_LM_CLASSES)
 ENDPOINT_MODES = ("logprobs", "generative")
 
 
@@ -34,10 +38,9 @@ def make_reasoner(mode: str, model, catalog, *, max_length: int = 2048, batch_si
         return EndpointReasoner(conf, catalog)
     if mode not in LM_MODES:
         raise InputError(f"unknown reasoner mode '{mode}'", field="mode", fix=f"use one of {', '.join(LM_MODES)}")
-    from .lm import CandidateLikelihoodReasoner, GenerativeReasoner, LabelScoringReasoner
+    from . import lm as lm_reasoners
     lm, tokenizer = model if isinstance(model, tuple) else load_model(model)
-    cls = {"likelihood": CandidateLikelihoodReasoner, "label": LabelScoringReasoner,
-           "generative": GenerativeReasoner}[mode]
+    cls = getattr(lm_reasoners, _LM_CLASSES[mode])
     return cls(lm, tokenizer, catalog, max_length=max_length, batch_size=batch_size, progress=progress)
 
 

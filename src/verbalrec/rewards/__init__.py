@@ -11,4 +11,12 @@ Stage 2 (paper eq. 7): ``ReasonerReward``, +1 for the target, -1 otherwise.
 from .stage1 import AccuracyReward, CompressionRatio, LengthReward, RankingReward, plateau
 from .stage2 import ReasonerReward
 
-__all__ = ["AccuracyReward", "CompressionRatio", "LengthReward", "RankingReward", "ReasonerReward", "plateau"]
+#: Stage 1's main reward by name (``Stage1Config.reward``): ``build(oracle, cfg, postprocess)``.
+#: A new Stage 1 reward is one entry here.
+STAGE1_REWARDS = {
+    "accuracy": lambda oracle, cfg, postprocess: AccuracyReward(oracle, postprocess),
+    "ranking": lambda oracle, cfg, postprocess: RankingReward(oracle, cfg.ranking_metric, postprocess),
+}
+
+__all__ = ["STAGE1_REWARDS", "AccuracyReward", "CompressionRatio", "LengthReward", "RankingReward", "ReasonerReward",
+           "plateau"]

@@ -18,6 +18,7 @@ from ..config import check as _check
 from ..config import help_meta as _h
 from ..config import yaml_with_overrides
 from ..reason import ENDPOINT_MODES, LM_MODES, is_endpoint
+from ..rewards import STAGE1_REWARDS
 from ..verbalize import KINDS, VERBALIZERS
 
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
@@ -132,8 +133,8 @@ class Stage1Config(GRPOCommon):
         self.oracle_mode = self.oracle_mode or modes[0]
         _check(self.oracle_mode in modes, f"oracle_mode '{self.oracle_mode}' does not fit this oracle", "oracle_mode",
                f"use one of {modes}")
-        _check(self.reward in ("accuracy", "ranking"), f"unknown reward '{self.reward}'", "reward",
-               "use accuracy or ranking")
+        _check(self.reward in STAGE1_REWARDS, f"unknown reward '{self.reward}'", "reward",
+               f"use {' or '.join(STAGE1_REWARDS)}")
         _check(self.ranking_metric in ("mrr", "ndcg@10"), "unknown ranking_metric", "ranking_metric", "use mrr or ndcg@10")
         _check(0.0 <= self.alpha <= 1.0, "alpha must be in [0, 1]", "alpha", "e.g. 0.9 (paper)")
         _check(0.0 < self.length_low < self.length_high, "need 0 < length_low < length_high", "length_low",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..logs.catalog import Catalog
-from ..rewards import AccuracyReward, CompressionRatio, LengthReward, RankingReward
+from ..rewards import STAGE1_REWARDS, CompressionRatio, LengthReward
 from ..tasks.schema import Task, TaskSet
 from ..verbalize.kinds import make_policy_verbalizer
 from ..verbalize.template import TemplateVerbalizer
@@ -100,8 +100,7 @@ def make_oracle(cfg: Stage1Config, catalog: Catalog, out: Path):
 
 def stage1_rewards(cfg: Stage1Config, oracle, postprocess) -> tuple[list, list[float]]:
     """Reward functions and weights of eq. 6 (compression ratio: weight 0, logged only)."""
-    main = (AccuracyReward(oracle, postprocess) if cfg.reward == "accuracy"
-            else RankingReward(oracle, cfg.ranking_metric, postprocess))
+    main = STAGE1_REWARDS[cfg.reward](oracle, cfg, postprocess)
     from ..reason.endpoint_async import AsyncEndpointReasoner, AsyncOracleReward
     if isinstance(oracle, AsyncEndpointReasoner):  # TRL awaits it on its event loop
         main = AsyncOracleReward(main)
