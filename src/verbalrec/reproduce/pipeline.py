@@ -25,6 +25,7 @@ from ..metrics import summarize
 from ..models.saved import weights_tag
 from ..models.threads import cpu_threads
 from ..tasks.schema import TaskSet
+from ..verbalize.kinds import TRAINABLE
 from . import launch
 from .config import ReproduceConfig, stage_config, stage_configs
 from .document import build_doc, stage2_kind
@@ -288,8 +289,9 @@ def run_systems(ctx: Context) -> tuple[dict, dict, dict]:
     models = {"reasoner": reasoner, "verbalizer_base": base, "oracle": oracle}
     policies = {}  # Stage 1's starting point per kind
     for kind in cfg.kinds:
-        policies[kind] = sft_step(ctx, kind, base) if cfg.verbalizer_sft else base
-        if cfg.verbalizer_sft:
+        warm = cfg.verbalizer_sft and TRAINABLE[kind].sft
+        policies[kind] = sft_step(ctx, kind, base) if warm else base
+        if warm:
             sft = system_id("sft", kind)
             models[sft] = policies[kind]
             ev(sft, frozen, {"model": policies[kind]})

@@ -92,3 +92,42 @@ class CompressionRatio:
 
     def __call__(self, prompts, completions, template_chars, **columns) -> list[float]:
         return _ratios(completions, template_chars, self.postprocess, columns)
+
+
+def title_coverage(text: str, titles: Sequence[str]) -> float:
+    """Faithfulness: the share of the history's distinct titles that ``text`` names (case-insensitive
+    substring match; 1.0 when there is no title to name)."""
+    titles = [t for t in dict.fromkeys(titles) if t]
+    if not titles:
+        return 1.0
+    low = text.lower()
+    return sum(t.lower() in low for t in titles) / len(titles)
+
+
+class FaithfulnessReward:
+    """r_faith = title_coverage of the verbalization over the row's ``history_titles``. Logged
+    with weight 0 by default; ``Gated`` turns it into the gate."""
+
+    __name__ = "faithfulness"
+
+    def __init__(self, postprocess: Postprocess | None = None):
+        self.postprocess = postprocess or strip_all
+
+    def __call__(self, prompts, completions, history_titles, **columns) -> list[float]:
+        texts = self.postprocess(completions, {**columns, "history_titles": history_titles})
+        return [title_coverage(t, h) for t, h in zip(texts, history_titles)]
+
+
+class Gated:
+    """``reward`` times 1[the text names at least one history title]: a verbalization that names
+    nothing from the history earns nothing, however the oracle reads it (it keeps ``reward``'s name,
+    so TRL logs the gated term where the plain one was)."""
+
+    def __init__(self, reward, faithfulness: FaithfulnessReward):
+        self.reward, self.faithfulness, self.__name__ = reward, faithfulness, reward.__name__
+        self.oracle = getattr(reward, "oracle", None)  # what AsyncOracleReward drives
+
+    def __call__(self, prompts, completions, **columns) -> list[float]:
+        values = self.reward(prompts, completions, **columns)
+        cover = self.faithfulness(prompts, completions, **columns)
+        return [v * (c > 0) for v, c in zip(values, cover)]

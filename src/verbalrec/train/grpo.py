@@ -58,12 +58,17 @@ def last_checkpoint(ckpt_dir: Path) -> Path | None:
 
 def run_grpo(cfg: GRPOCommon, *, stage: str, model, tokenizer, reward_funcs: list, reward_weights: list[float],
              dataset, data_hash: str, resume: bool, extra: dict | None = None, callbacks: list | None = None,
-             rollout_func=None) -> Path:
+             rollout_func=None, decision_tokens: list[int] | None = None) -> Path:
     """Train ``model`` with TRL GRPO on ``dataset``; save the policy (LoRA merged), its tokenizer
     and ``verbalrec_run.json`` in ``cfg.out``. ``resume`` continues the last complete checkpoint.
     ``callbacks``: extra ``transformers.TrainerCallback``s (e.g. LangPTune's contrastive update).
-    ``rollout_func``: TRL's custom generation (e.g. ``rollout.CandidateRollout``)."""
+    ``rollout_func``: TRL's custom generation (e.g. ``rollout.CandidateRollout``); ``decision_tokens``:
+    the constrained action kind's tokens (``decision_rollout.constrained_trainer`` scores them)."""
     from trl import GRPOTrainer
+
+    if decision_tokens:
+        from .decision_rollout import constrained_trainer
+        GRPOTrainer = constrained_trainer(decision_tokens)  # noqa: N806
 
     out = Path(cfg.out)
     ckpt_dir = out / CHECKPOINTS

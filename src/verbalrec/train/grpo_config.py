@@ -105,7 +105,14 @@ class Stage1Config(GRPOCommon):
     """Stage 1 (eqs. 3-6): the Verbalizer policy, rewarded by a frozen oracle Reasoner."""
 
     oracle: str = field(metadata=_h("frozen oracle Reasoner: a model directory, or an http(s)://.../v1 endpoint"))
-    kind: str = field(default="rewrite", metadata=_h("verbalizer kind: rewrite (free text) or action (keep/enrich)"))
+    kind: str = field(default="rewrite", metadata=_h(
+        "verbalizer kind: rewrite (free text), action (one constrained keep/drop/enrich token per interaction) "
+        "or action-text (the paper's eq. 2 lines, parsed)"))
+    decisions: tuple[str, ...] = field(default=("keep", "drop", "enrich"), metadata=_h(
+        "kind action: the decisions the policy chooses among, one token per interaction (two or more of keep, "
+        "drop, enrich); kind action-text writes the paper's eq. 2 lines instead"))
+    faithfulness_gate: bool = field(default=True, metadata=_h(
+        "rewrite kind: a text that names none of the history's titles earns 0 on every reward term"))
     oracle_mode: str = field(default="", metadata=_h(
         "local oracle: likelihood (default), label or generate; endpoint: logprobs (default) or generate"))
     oracle_model: str = field(default="", metadata=_h("endpoint only: the served model name"))
@@ -128,6 +135,10 @@ class Stage1Config(GRPOCommon):
     def __post_init__(self):
         super().__post_init__()
         _check(self.kind in KINDS, f"unknown kind '{self.kind}'", "kind", f"use one of {KINDS}")
+        self.decisions = tuple(self.decisions.split(",")) if isinstance(self.decisions, str) else tuple(self.decisions)
+        _check(len(self.decisions) >= 2 and set(self.decisions) <= {"keep", "drop", "enrich"}
+               and len(set(self.decisions)) == len(self.decisions), f"bad decisions {list(self.decisions)}",
+               "decisions", "use two or more of keep, drop, enrich")
         _check(bool(self.oracle.strip()), "must be given", "oracle", "set a model directory or endpoint URL")
         modes = ENDPOINT_MODES if is_endpoint(self.oracle) else LM_MODES
         self.oracle_mode = self.oracle_mode or modes[0]

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Sequence
 
 from ..logs.catalog import Catalog
-from ..rewards import STAGE1_REWARDS, CompressionRatio, LengthReward
+from ..logs.schema import NOISE_ENGAGEMENTS
+from ..rewards import STAGE1_REWARDS, CompressionRatio, FaithfulnessReward, Gated, LengthReward
 from ..tasks.schema import Task, TaskSet
-from ..verbalize.kinds import make_policy_verbalizer
+from ..verbalize.kinds import TRAINABLE, make_policy_verbalizer
 from ..verbalize.template import TemplateVerbalizer
 from .grpo import policy_model, prepare_out, run_grpo, training_tasks
 from .grpo_config import Stage1Config
@@ -49,8 +50,33 @@ def verbalizer_rows(train: TaskSet, verbalizer, tokenizer, use_chat_template: bo
         for task, tmpl in zip(batch, template.verbalize(batch)):
             rows.append({"prompt": as_prompt(verbalizer.prompt_for(task), tokenizer, use_chat_template),
                          "candidates": list(task.candidates), "label": int(task.label),
-                         "template_chars": len(tmpl), "task_id": task.task_id})
+                         "template_chars": len(tmpl), "task_id": task.task_id,
+                         "history_titles": history_titles(task, verbalizer.catalog)})
     return rows
+
+
+def history_titles(task: Task, catalog: Catalog) -> list[str]:
+    """The distinct titles of the history's engaged (non-noise) interactions: what a faithful text names."""
+    engagement = task.hist_engagement or [None] * len(task.hist_item)
+    return list(dict.fromkeys(catalog.title(i) for i, e in zip(task.hist_item, engagement)
+                              if e not in NOISE_ENGAGEMENTS))
+
+
+class DecisionPostprocess:
+    """``postprocess`` of the constrained action kind: the executor run on the rollout's ``actions``."""
+
+    def __init__(self, catalog: Catalog, tasks: Sequence[Task]):
+        self.catalog, self.tasks = catalog, {t.task_id: t for t in tasks}
+        self._key, self._texts = None, []
+
+    def __call__(self, completions, columns: dict) -> list[str]:
+        from ..verbalize.action import execute_actions
+        key = (tuple(columns["task_id"]), tuple(map(tuple, columns["actions"])))
+        if key != self._key:
+            self._texts = [execute_actions(self.tasks[i], a, self.catalog)
+                           for i, a in zip(columns["task_id"], columns["actions"])]
+            self._key = key
+        return self._texts
 
 
 class PolicyPostprocess:
@@ -99,13 +125,17 @@ def make_oracle(cfg: Stage1Config, catalog: Catalog, out: Path):
 
 
 def stage1_rewards(cfg: Stage1Config, oracle, postprocess) -> tuple[list, list[float]]:
-    """Reward functions and weights of eq. 6 (compression ratio: weight 0, logged only)."""
+    """Reward functions and weights of eq. 6 (compression ratio and faithfulness: weight 0, logged
+    only). Rewrite kind with ``faithfulness_gate``: both terms are 0 for a text naming no history title."""
     main = STAGE1_REWARDS[cfg.reward](oracle, cfg, postprocess)
+    length = LengthReward(cfg.length_low, cfg.length_high, postprocess=postprocess)
+    faith = FaithfulnessReward(postprocess)
+    if cfg.kind == "rewrite" and cfg.faithfulness_gate:
+        main, length = Gated(main, faith), Gated(length, faith)
     from ..reason.endpoint_async import AsyncEndpointReasoner, AsyncOracleReward
     if isinstance(oracle, AsyncEndpointReasoner):  # TRL awaits it on its event loop
         main = AsyncOracleReward(main)
-    length = LengthReward(cfg.length_low, cfg.length_high, postprocess=postprocess)
-    return [main, length, CompressionRatio(postprocess)], [cfg.alpha, 1.0 - cfg.alpha, 0.0]
+    return [main, length, CompressionRatio(postprocess), faith], [cfg.alpha, 1.0 - cfg.alpha, 0.0, 0.0]
 
 
 def train_verbalizer(cfg: Stage1Config, resume: bool = False) -> Path:
@@ -118,11 +148,21 @@ def train_verbalizer(cfg: Stage1Config, resume: bool = False) -> Path:
     model, tokenizer = policy_model(cfg.policy)
     verbalizer = make_policy_verbalizer(cfg.kind, model, tokenizer, catalog, max_new_tokens=cfg.max_completion_length,
                                         max_prompt_tokens=cfg.max_prompt_length,
-                                        use_chat_template=cfg.use_chat_template)
-    rows = verbalizer_rows(train, verbalizer, tokenizer, cfg.use_chat_template)
-    postprocess = PolicyPostprocess(verbalizer, train.tasks())
+                                        use_chat_template=cfg.use_chat_template,
+                                        **({"decisions": cfg.decisions} if TRAINABLE[cfg.kind].decisions else {}))
+    rollout = None
+    if TRAINABLE[cfg.kind].decisions:
+        from .decision_rollout import DecisionRollout
+        rows = verbalizer_rows(train, verbalizer, tokenizer, use_chat_template=False)
+        postprocess = DecisionPostprocess(catalog, train.tasks())
+        rollout = DecisionRollout(verbalizer.layout, train.tasks(), cfg.temperature, cfg.seed)
+    else:
+        rows = verbalizer_rows(train, verbalizer, tokenizer, cfg.use_chat_template)
+        postprocess = PolicyPostprocess(verbalizer, train.tasks())
     funcs, weights = stage1_rewards(cfg, make_oracle(cfg, catalog, out), postprocess)
     return run_grpo(cfg, stage="stage1-verbalizer", model=model, tokenizer=tokenizer, reward_funcs=funcs,
                     reward_weights=weights, dataset=Dataset.from_list(rows),
-                    data_hash=tasks.meta.get("data_hash", "unknown"), resume=resume,
-                    extra={"kind": cfg.kind, "oracle": cfg.oracle, "oracle_mode": cfg.oracle_mode})
+                    data_hash=tasks.meta.get("data_hash", "unknown"), resume=resume, rollout_func=rollout,
+                    decision_tokens=rollout.layout.token_ids if rollout else None,
+                    extra={"kind": cfg.kind, "oracle": cfg.oracle, "oracle_mode": cfg.oracle_mode,
+                           **({"decisions": list(cfg.decisions)} if rollout else {})})

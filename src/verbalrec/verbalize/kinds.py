@@ -32,6 +32,8 @@ class TrainableKind:
     paper_delta_pct: float | None     # the paper's Table 1 Δ% of the Stage 1 row (None: not in the paper)
     table_order: int                  # its rows' place in Table 1 (the paper's order)
     needs_token_budget: bool = True   # a loaded model needs max_new_tokens > 0 (action sizes itself)
+    decisions: bool = False           # sampled by the constrained decision rollout (``train.decision_rollout``)
+    sft: bool = True                  # the SFT warm start applies (constrained samples are valid without it)
 
 
 def _rewrite_policy(*args, **kw):
@@ -44,9 +46,14 @@ def _rewrite_targets(tasks: Sequence[Task], catalog: Catalog) -> list[str]:
     return HeuristicVerbalizer(catalog).verbalize(tasks)
 
 
-def _action_policy(*args, **kw):
+def _action_text_policy(*args, **kw):
     from .action import ActionVerbalizer
     return ActionVerbalizer(*args, **kw)
+
+
+def _action_policy(*args, **kw):
+    from .decisions import DecisionVerbalizer
+    return DecisionVerbalizer(*args, **kw)
 
 
 def _action_targets(tasks: Sequence[Task], catalog: Catalog) -> list[str]:
@@ -61,6 +68,10 @@ TRAINABLE: dict[str, TrainableKind] = {k.name: k for k in (
     TrainableKind("action", _action_policy, _action_targets, label="Action-Based Verbalizer (Stage 1)",
                   table2_label="Verbalizer: Action-Based only",
                   sft_label="Action-Based, SFT warm-up only (ours)", paper_delta_pct=10.7, table_order=1,
+                  needs_token_budget=False, decisions=True, sft=False),
+    TrainableKind("action-text", _action_text_policy, _action_targets,
+                  label="Action-Based, eq. 2 text lines (Stage 1; ours)", table2_label=None,
+                  sft_label="Action-Based eq. 2 text, SFT warm-up only (ours)", paper_delta_pct=None, table_order=1,
                   needs_token_budget=False),
 )}
 KINDS = tuple(TRAINABLE)
@@ -96,4 +107,5 @@ def load_verbalizer_model(path: str | Path, catalog: Catalog, *, kind: str = "",
     return make_policy_verbalizer(kind, model, tokenizer, catalog, max_new_tokens=max_new_tokens or None,
                                   max_prompt_tokens=run.get("max_prompt_length"),
                                   use_chat_template=run.get("use_chat_template", True), batch_size=batch_size,
-                                  version_tag=weights_tag(path))  # the dir name alone misses retrained weights
+                                  version_tag=weights_tag(path),  # the dir name alone misses retrained weights
+                                  **({"decisions": tuple(run["decisions"])} if run.get("decisions") else {}))
