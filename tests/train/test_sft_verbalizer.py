@@ -21,7 +21,7 @@ def cfg(env, out, **kw):
                                          learning_rate=1e-2), **kw})
 
 
-@pytest.mark.parametrize("kind", ["rewrite", "action"])
+@pytest.mark.parametrize("kind", ["rewrite", "action-text"])
 def test_pairs_are_policy_prompts_and_heuristic_targets_of_training_tasks(env, kind):
     from verbalrec.logs.catalog import Catalog
     from verbalrec.models import load_causal_lm
@@ -51,9 +51,9 @@ def test_chat_template_prompts_are_conversational():
 
 
 def test_short_run_saves_a_loadable_model_with_provenance(env, tmp_path):
-    out = sft_verbalizer(cfg(env, tmp_path / "m", kind="action", max_steps=2))
+    out = sft_verbalizer(cfg(env, tmp_path / "m", kind="action-text", max_steps=2))
     run = json.loads((out / "verbalrec_run.json").read_text())
-    assert run["stage"] == "sft-verbalizer" and run["config"]["kind"] == "action" and run["global_step"] == 2
+    assert run["stage"] == "sft-verbalizer" and run["config"]["kind"] == "action-text" and run["global_step"] == 2
     assert run["examples"] == len(env["taskset"].split("train")) and run["data_hash"]
     assert all(h["loss"] == h["loss"] for h in run["log_history"] if "loss" in h)
     from verbalrec.models import load_causal_lm

@@ -8,7 +8,7 @@ supervised fine-tuning (TRL ``SFTTrainer``, prompt-completion pairs, loss on the
 * prompt = the policy's own prompt, ``RewriteVerbalizer.prompt_for(task)`` or
   ``ActionVerbalizer.prompt_for(task)`` -- byte-identical to what Stage 1 samples from;
 * completion = a sensible hand-made target: the ``HeuristicVerbalizer`` text (rewrite kind), or
-  ``format_actions(task, heuristic_actions(task, catalog))`` (action kind, paper eq. 2).
+  ``format_actions(task, heuristic_actions(task, catalog))`` (action-text kind, paper eq. 2).
 
 Only training-split tasks are used. Stage 1 then starts from ``cfg.out`` (``Stage1Config.policy``).
 """
@@ -25,7 +25,7 @@ from ..errors import InputError
 from ..logs.catalog import Catalog
 from ..models.threads import cpu_threads
 from ..tasks.schema import TaskSet
-from ..verbalize.kinds import KINDS, make_policy_verbalizer, sft_targets
+from ..verbalize.kinds import KINDS, TRAINABLE, make_policy_verbalizer, sft_targets
 from . import distributed
 from .grpo import CHECKPOINTS, last_checkpoint, prepare_out, training_tasks
 from .provenance import run_summary, save_provenance
@@ -37,7 +37,8 @@ class VerbalizerSFTConfig:
     tasks: str = field(metadata=_h("task folder (its train split is the corpus)"))
     out: str = field(metadata=_h("model directory to write (checkpoints in out/checkpoints)"))
     model: str = field(metadata=_h("model directory to start from (e.g. a warm-started or built one)"))
-    kind: str = field(default="rewrite", metadata=_h("rewrite (heuristic text targets) or action (heuristic k, m lines)"))
+    kind: str = field(default="rewrite", metadata=_h(
+        "rewrite (heuristic text targets) or action-text (heuristic k, m lines); the constrained action kind needs no SFT"))
     max_tasks: int = field(default=0, metadata=_h("use at most this many training tasks (0 = all)"))
     max_prompt_length: int = field(default=1024, metadata=_h("prompt tokens; oldest history lines cut first (keep equal to Stage 1's)"))
     max_length: int = field(default=2048, metadata=_h("prompt + completion tokens; longer targets are cut at the end"))
@@ -53,8 +54,9 @@ class VerbalizerSFTConfig:
     report_to: str = field(default="none", metadata=_h("none, tensorboard or wandb (TRL's report_to)"))
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise InputError(f"unknown kind '{self.kind}'", field="kind", fix=f"use one of {KINDS}")
+        warmable = [k for k in KINDS if TRAINABLE[k].sft]
+        if self.kind not in warmable:
+            raise InputError(f"kind '{self.kind}' has no SFT warm start", field="kind", fix=f"use one of {warmable}")
         if self.max_prompt_length < 64 or self.max_length <= self.max_prompt_length:
             raise InputError("need 64 <= max_prompt_length < max_length", field="max_length",
                              fix="leave room for the completion, e.g. 1024 and 2048")

@@ -196,7 +196,7 @@ class ActionVerbalizer(LLMVerbalizer):
     history's canonical action lines (x1.25 + 8). ``fallbacks`` counts outputs that settled no
     interaction (text = template); ``n_parsed``/``n_defaulted`` total the interactions over calls."""
 
-    kind, default_name, instruction, cue = "action", "action", ACTION_INSTRUCTION, ACTION_CUE
+    kind, default_name, instruction, cue = "action-text", "action-text", ACTION_INSTRUCTION, ACTION_CUE
 
     def __init__(self, model, tokenizer, catalog, max_new_tokens: int | None = None, name: str | None = None, **kw):
         super().__init__(model, tokenizer, catalog, max_new_tokens, name, **kw)

@@ -9,7 +9,7 @@ For the warm start and Stage 1 it runs, each in a fresh process group:
 and records steps/s (the Trainer's ``train_runtime``), the loss (warm start) or reward (Stage 1)
 curve, and the mean absolute gap between curves. Results go to docs/results/multiprocess.json.
 
-Usage: python bench/multiprocess.py [--work /tmp/mp-bench] [--ws-steps 60] [--s1-steps 24]
+Usage: python bench/data_parallel.py [--work /tmp/mp-bench] [--ws-steps 60] [--s1-steps 24]
 """
 
 from __future__ import annotations
