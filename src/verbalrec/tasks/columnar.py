@@ -8,6 +8,7 @@ through ``kernel.build_block``. Tasks stream into the writer, so the output neve
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -24,6 +25,14 @@ from .protocol import TaskProtocol, check_catalog_size, check_kept, no_test_task
 from .source import LogFiles, RowProblem, normalize_engagement, raise_row_problem
 
 BLOCK_EVENTS = 1_000_000
+#: Seconds per step of a build (bench/tasks_steps.py prints them).
+TIMINGS: dict[str, float] = {}
+
+
+def _lap(name: str, t0: float) -> float:
+    t = time.perf_counter()
+    TIMINGS[name] = TIMINGS.get(name, 0.0) + t - t0
+    return t
 
 
 # ---------------------------------------------------------------- reading into codes
@@ -39,17 +48,26 @@ def _dictionary(col: pa.ChunkedArray) -> list[pa.DictionaryArray]:
 
 def _encode(chunks: list[pa.DictionaryArray], vocab: pa.Array | None, normalize=None
             ) -> tuple[np.ndarray, pa.Array]:
-    """Codes into ``vocab`` (sorted distinct values when None); -1 = null or not in vocab."""
-    dicts = [c.dictionary for c in chunks]
+    """Codes into ``vocab`` (sorted distinct values when None); -1 = null or not in vocab.
+
+    Parquet gives every row group its own dictionary and every read batch of it the same one:
+    each distinct dictionary is looked up once, then one gather per chunk."""
+    dicts, which = [], []
+    for c in chunks:  # consecutive chunks of one row group share their dictionary
+        if not dicts or not (c.dictionary is dicts[-1] or c.dictionary.equals(dicts[-1])):
+            dicts.append(c.dictionary)
+        which.append(len(dicts) - 1)
+    words = [d.cast(pa.string()) for d in dicts]
     if normalize is not None:
-        dicts = [pa.array([normalize(v) for v in d.to_pylist()], pa.string()) for d in dicts]
+        words = [pa.array([normalize(v) for v in d.to_pylist()], pa.string()) for d in words]
     if vocab is None:
-        vocab = pc.unique(pa.concat_arrays([d.cast(pa.string()) for d in dicts])) if dicts else pa.array([], pa.string())
+        vocab = pc.unique(pa.concat_arrays(words)) if words else pa.array([], pa.string())
         vocab = vocab.take(pc.sort_indices(vocab))
+    maps = [pc.index_in(w, value_set=vocab).fill_null(-1).to_numpy().astype(np.int32) for w in words]
     parts = []
-    for c, d in zip(chunks, dicts):
-        m = pc.index_in(d.cast(pa.string()), value_set=vocab).fill_null(-1).to_numpy().astype(np.int32)
-        idx = c.indices.fill_null(0).to_numpy().astype(np.int64) if len(c) else np.zeros(0, np.int64)
+    for c, k in zip(chunks, which):
+        m = maps[k]
+        idx = c.indices.to_numpy(zero_copy_only=False) if not c.null_count else c.indices.fill_null(0).to_numpy()
         codes = m[idx] if len(m) else np.full(len(c), -1, np.int32)
         if c.null_count:
             codes[np.asarray(c.is_null())] = -1
@@ -190,13 +208,16 @@ def _catalog_ids(catalog) -> pa.Array:
 def prepare(source, protocol: TaskProtocol) -> Prepared:
     """Read, check, sort and compute the global context (the whole log in memory as codes)."""
     from ..logs.schema import catalog_from_events
+    t = time.perf_counter()
     if isinstance(source, EventLog):
         table, catalog, files, rows, name = pa.Table.from_pandas(source.events, preserve_index=False), \
             source.catalog, [], [], source.name
     else:
         table, catalog, files, rows, name = read_table(source), source.catalog, source.files, source.rows, source.name
+    t = _lap("read Parquet", t)
     vocab = _catalog_ids(catalog) if catalog is not None else None
     c = columns_of(table, vocab)
+    t = _lap("codes (users, items, engagements, devices)", t)
     problems = row_problems(c, vocab is not None)
     for prob in problems:
         if prob.check == "unknown":
@@ -213,12 +234,14 @@ def prepare(source, protocol: TaskProtocol) -> Prepared:
         arrays = [a[order] for a in arrays]
     user, ts, item, eng, dev, dur, rating, ordinal = arrays
     raise_row_problem([duplicates(user, ts, item, eng, ordinal)], files, rows, name)
+    t = _lap("row checks, sort, duplicates", t)
     check_catalog_size(protocol, len(catalog))  # after the row checks, before any task is built
     ev = Events(user, c.users, ts, item, eng, c.engagements, dev, c.devices, dur, rating)
     ctx = Context(protocol, c.items)
     if protocol.split == "time":
         values, counts = np.unique(ts, return_counts=True)
         ctx.cutoffs = time_cutoffs(values, counts, protocol.time_fractions)
+    _lap("context", t)
     return Prepared(ev, ctx, catalog, name, len(ts))
 
 
@@ -314,9 +337,13 @@ class Totals:
 
 def task_tables(prep: Prepared, totals: Totals) -> Iterator[pa.Table]:
     """The tasks of every block in order; the global checks run after the last block."""
+    t = time.perf_counter()
     add_training_stats(prep.ctx, blocks(prep.events))
+    _lap("training stats", t)
     for ev in blocks(prep.events):
+        t = time.perf_counter()
         b = kernel.build_block(ev, prep.ctx)
+        _lap("kernel (all blocks)", t)
         totals.add(b)
         if b.table is not None and b.table.num_rows:
             yield b.table

@@ -14,6 +14,7 @@ A block is arrays of events sorted by (user, timestamp, log order); codes index 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,14 @@ from .protocol import TaskProtocol
 SPLIT_NAMES = ("train", "valid", "test")
 TRAIN, VALID, TEST, NONE = 0, 1, 2, -1
 MAX_ROUNDS = 50  # at most 50 * (2*need+8) draws per task; only fail when nearly every item was seen
+#: Seconds per step of build_block, added up over blocks (bench/tasks_steps.py prints them).
+TIMINGS: dict[str, float] = {}
+
+
+def _lap(name: str, t0: float) -> float:
+    t = time.perf_counter()
+    TIMINGS[name] = TIMINGS.get(name, 0.0) + t - t0
+    return t
 
 
 @dataclass
@@ -355,24 +364,31 @@ def build_block(ev: Events, ctx: Context) -> Block:
     block = Block(None, users=len(ev.users))
     if not len(ev):
         return block
+    t = time.perf_counter()
     ukeys = hashing.string_keys(ev.users.to_pylist())
     block.digest = digest(ev, ukeys)
+    t = _lap("user keys + digest", t)
     start_of, pos = _layout(ev)
     noise = noise_mask(ev)
     eligible = _targets(ev, noise, pos, p.min_history)
     split, _ = splits(p, ev, eligible, ctx.cutoffs)
     sel = np.flatnonzero(split != NONE)
+    t = _lap("layout, targets, splits", t)
     firsts = _firsts(ev, noise, ctx.n_items)
+    t = _lap("first occurrences", t)
     negs, ok = negatives(ctx, ev, firsts, sel, pos, ukeys, start_of)
     block.dropped = int((~ok).sum())
     sel, negs = sel[ok], negs[ok]
     cands, labels = shuffle(p, ev.item[sel].astype(np.int64), negs, ukeys[ev.user[sel]], pos[sel])
+    t = _lap("negatives + shuffle", t)
     hist_start = np.maximum(start_of[sel], sel - p.history_len)
     block.table = _table(ctx, ev, sel, pos, split, hist_start, cands, labels, firsts.discovery)
+    t = _lap("task table (Arrow)", t)
     block.leaks = leaks(ev, sel, split[sel], hist_start, block.table["task_id"])
     for code, name in enumerate(SPLIT_NAMES):
         block.counts[name] = int((split[sel] == code).sum())
     block.users_with_tasks = int(len(np.unique(ev.user[sel])))
+    _lap("leakage check", t)
     return block
 
 
