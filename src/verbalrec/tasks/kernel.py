@@ -103,13 +103,12 @@ def noise_mask(ev: Events) -> np.ndarray:
 
 def _targets(ev: Events, noise: np.ndarray, pos: np.ndarray, min_history: int) -> np.ndarray:
     """Eligible targets: non-noise, not the item of the user's previous non-noise event."""
-    sig = np.flatnonzero(~noise)
-    j = np.searchsorted(sig, np.arange(len(ev))) - 1  # last non-noise event before each event
-    prev = np.full(len(ev), -1, np.int64)
+    n = len(ev)
+    last = np.maximum.accumulate(np.where(~noise, np.arange(n), -1))  # last non-noise event up to each
+    j = np.r_[-1, last[:-1]] if n else last                           # ... strictly before each
     ok = j >= 0
-    src = sig[j[ok]]
-    same_user = ev.user[src] == ev.user[ok]
-    prev[np.flatnonzero(ok)[same_user]] = ev.item[src[same_user]]
+    src = np.where(ok, j, 0)
+    prev = np.where(ok & (ev.user[src] == ev.user), ev.item[src].astype(np.int64), -1)
     return ~noise & (prev != ev.item) & (pos >= min_history)
 
 
@@ -162,19 +161,23 @@ def _cap(rank: np.ndarray, k: int) -> np.ndarray:
     return (k == 0) | (rank < k)
 
 
-def splits(p: TaskProtocol, ev: Events, eligible: np.ndarray, cutoffs) -> tuple[np.ndarray, np.ndarray]:
-    """Split code per eligible event (NONE when not a task), and the training-period mask."""
+def splits(p: TaskProtocol, ev: Events, eligible: np.ndarray, cutoffs,
+           with_period: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Split code per eligible event (NONE when not a task), and the training-period mask
+    (None unless ``with_period``)."""
     el = np.flatnonzero(eligible)
     code = np.full(len(el), NONE, np.int8)
     if p.split == "leave_last":
         back = _rank(ev.user[el], reverse=True)
         code[back == 0], code[back == 1] = TEST, VALID
         code[(back >= 2) & _cap(back - 2, p.train_tasks_per_user)] = TRAIN
-        # training period: the user's events before their first evaluation target
-        first_eval = np.full(len(ev.users), len(ev), np.int64)
-        ev_el = (back <= 1)
-        np.minimum.at(first_eval, ev.user[el[ev_el]], el[ev_el])
-        train_events = np.arange(len(ev)) < first_eval[ev.user]
+        train_events = None
+        if with_period:  # training period: the user's events before their first evaluation target
+            first_eval = np.full(len(ev.users), len(ev), np.int64)
+            e = el[back <= 1]  # in order: a user's first is where the user changes
+            first = np.r_[True, ev.user[e[1:]] != ev.user[e[:-1]]] if len(e) else np.zeros(0, bool)
+            first_eval[ev.user[e[first]]] = e[first]
+            train_events = np.arange(len(ev)) < first_eval[ev.user]
     else:
         c1, c2 = cutoffs
         ts = ev.timestamp[el]
@@ -184,7 +187,7 @@ def splits(p: TaskProtocol, ev: Events, eligible: np.ndarray, cutoffs) -> tuple[
             k = p.train_tasks_per_user if name == TRAIN else p.eval_tasks_per_user
             mask = period == name
             code[np.flatnonzero(mask)[_cap(_rank(group[mask], reverse=name == TRAIN), k)]] = name
-        train_events = ev.timestamp < c1
+        train_events = ev.timestamp < c1 if with_period else None
     full = np.full(len(ev), NONE, np.int8)
     full[el] = code
     return full, train_events
@@ -371,7 +374,7 @@ def build_block(ev: Events, ctx: Context) -> Block:
     start_of, pos = _layout(ev)
     noise = noise_mask(ev)
     eligible = _targets(ev, noise, pos, p.min_history)
-    split, _ = splits(p, ev, eligible, ctx.cutoffs)
+    split, _ = splits(p, ev, eligible, ctx.cutoffs, with_period=False)
     sel = np.flatnonzero(split != NONE)
     t = _lap("layout, targets, splits", t)
     firsts = _firsts(ev, noise, ctx.n_items)
