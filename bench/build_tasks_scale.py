@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from verbalrec.atomic import write_json, write_parquet
+from verbalrec.tasks.columnar import STREAM_EVENTS
 from verbalrec.logs.synthetic import (DEVICES, ENGAGEMENT_CODES, SyntheticConfig, _catalog, _chunk, _day0)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,7 +137,8 @@ def main() -> None:
         print(f"{engine}: {last}\n  {n:,} events in {seconds:.1f}s wall = {n / seconds:,.0f} events/s, peak RSS {peak}")
         runs.append({"engine": engine, "events": n, "seconds": round(seconds, 2), "events_per_s": round(n / seconds),
                      "peak_rss_gib": round(rss, 3) if rss is not None else None, "preset": a.preset, "threads": a.threads,
-                     "what": "fresh process: python start + read + build + write" if engine != "api"
+                     "what": ("fresh process: python start + read + build + write"
+                              + ("; streamed (user buckets spilled to disk)" if n > STREAM_EVENTS else "")) if engine != "api"
                      else "fresh process: pandas log load + build_tasks in memory (no file write)"})
         if engine != "api":
             sums[engine] = hashlib.sha256((out / "tasks.parquet").read_bytes()).hexdigest()[:16]

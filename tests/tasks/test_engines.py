@@ -199,3 +199,42 @@ def test_writer_bytes_do_not_depend_on_how_tasks_arrive(tmp_path, synth):
     write_tasks_file(tmp_path / "one.parquet", [table])
     write_tasks_file(tmp_path / "many.parquet", [table.slice(i, 7) for i in range(0, table.num_rows, 7)])
     assert digest(tmp_path / "one.parquet") == digest(tmp_path / "many.parquet")
+
+
+def test_a_streamed_build_writes_the_same_files_and_refuses_the_same_inputs(tmp_path, synth, monkeypatch):
+    """Logs larger than memory spill to user-range buckets and build one bucket at a time: the
+    bucket cut, like the block cut, must not change a byte, a manifest or an error line."""
+    from verbalrec.tasks import stream
+    logs = partitionings(synth, tmp_path)
+    cases = {"leaky": leaky_log(tmp_path), **bad_logs(tmp_path)}
+    ref = {}
+    for name, kw in PROTOCOLS.items():
+        p = preset("llara" if name.startswith("llara") else "paper", **kw)
+        build_to_folder(logs["hive"], p, tmp_path / f"mem-{name}")
+        ref[name] = (p, digest(tmp_path / f"mem-{name}" / "tasks.parquet"))
+    errors = {}
+    for k, path in cases.items():
+        with pytest.raises(InputError) as err:
+            build_to_folder(path, preset("paper", n_candidates=2), tmp_path / "t")
+        errors[k] = str(err.value)
+    monkeypatch.setattr(columnar, "STREAM_EVENTS", 0)
+    monkeypatch.setattr(stream, "BUCKET_EVENTS", 150)  # ~10 buckets of the 40-user log
+    for name, (p, want) in ref.items():
+        for src in ("saved", "hive", "users"):
+            out = tmp_path / f"stream-{name}-{src}"
+            m = build_to_folder(logs[src], p, out)
+            assert digest(out / "tasks.parquet") == want, (name, src)
+            r = json.loads((tmp_path / f"mem-{name}" / "manifest.json").read_text())
+            assert {**json.loads((out / "manifest.json").read_text()), "log": None} == {**r, "log": None}
+            assert m["events"] == len(synth.events)
+    assert not list(Path(tempfile_dir()).glob("verbalrec-spill-*"))  # the spill is removed
+    for k, path in cases.items():
+        with pytest.raises(InputError) as err:
+            build_to_folder(path, preset("paper", n_candidates=2), tmp_path / "t")
+        assert str(err.value) == errors[k], k
+    assert not list(Path(tempfile_dir()).glob("verbalrec-spill-*"))
+
+
+def tempfile_dir() -> str:
+    import tempfile
+    return tempfile.gettempdir()

@@ -114,3 +114,40 @@ def test_a_task_file_with_times_out_of_range_is_refused_on_read(tmp_path, tasks)
     pq.write_table(table, tmp_path / "ms.parquet")
     with pytest.raises(InputError, match=r"ms.parquet, row 1, field 'target_time'.*outside the allowed range"):
         load_tasks(tmp_path / "ms.parquet")
+
+
+def _same_second_log():
+    """Time-split logs at coarse resolution: add_to_list X, add_to_list Y, play X in one second.
+    The play of X is a target (a new visit: the event before it is Y) and its history holds the
+    earlier add_to_list of X at the same time -- another event, not the target."""
+    import pandas as pd
+    from verbalrec.logs.schema import EventLog, catalog_from_events, validate_events
+    rows = []
+    for u in range(6):
+        for k in range(6):
+            rows.append((f"u{u}", 60 * (10 * k + u), f"i{(u + k) % 9}", "play"))
+        t = 60 * (10 * 6 + u)
+        rows += [(f"u{u}", t, "x", "add_to_list"), (f"u{u}", t, "y", "add_to_list"), (f"u{u}", t, "x", "play")]
+        rows += [(f"u{u}", t + 60 * (30 + k), f"i{(u + k + 3) % 9}", "play") for k in range(3)]
+    ev = validate_events(pd.DataFrame(rows, columns=["user_id", "timestamp", "item_id", "engagement"]))
+    return EventLog(ev, catalog_from_events(ev), name="same-second")
+
+
+def test_a_same_second_earlier_event_of_the_target_item_is_not_a_leak(tmp_path):
+    from verbalrec.tasks import save_tasks
+    tasks = build_tasks(_same_second_log(), preset("llara", n_candidates=4), progress=False)
+    rows = [r for r in tasks.table.to_pylist() if r["target_item"] == "x" and r["hist_item"][-1] == "y"]
+    assert len(rows) == 6 and all(r["hist_item"][-2] == "x" and r["hist_time"][-2] == r["target_time"] for r in rows)
+    check_leakage(tasks.table)  # the builder's own tasks pass the check they are read with
+    save_tasks(tasks, tmp_path / "t")
+    assert len(load_tasks(tmp_path / "t")) == len(tasks)
+
+
+def test_the_target_copied_into_its_history_before_later_noise_is_refused(tasks):
+    row = tasks.table.slice(0, 1).to_pylist()[0]
+    other = next(c for c in row["candidates"] if c != row["target_item"])
+    t = row["target_time"]
+    items = row["hist_item"] + [row["target_item"], other, row["target_item"]]
+    eng = row["hist_engagement"] + ["play", "trailer", "thumb_up"]  # only noise of another item after it
+    with pytest.raises(LeakageError, match="the target event is inside its own history"):
+        check_leakage(_with_history(tasks, 0, items, row["hist_time"] + [t, t, t], eng))

@@ -6,6 +6,7 @@ engines only move data: ``columnar`` (single node) and ``spark``. Both write the
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -35,8 +36,14 @@ def build_to_folder(source, protocol: TaskProtocol, out: str | Path, engine: str
     if engine == "spark":
         from .spark import build_to_folder as spark_build
         return spark_build(source, protocol, out)
+    t = time.perf_counter()
     src = source if isinstance(source, EventLog) else resolve(source)
+    t = columnar._lap("resolve (footers, catalog)", t)
     prep = columnar.prepare(src, protocol)
     totals = columnar.Totals()
+    t = time.perf_counter()
     n = write_tasks_file(Path(out) / "tasks.parquet", columnar.task_tables(prep, totals))
-    return write_side_files(out, prep.catalog, totals.meta(protocol, prep.name), n, prep.n_events)
+    t = columnar._lap("blocks + write (overlapped)", t)
+    manifest = write_side_files(out, prep.catalog, totals.meta(protocol, prep.name), n, prep.n_events)
+    columnar._lap("catalog + manifest", t)
+    return manifest

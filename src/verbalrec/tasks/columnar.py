@@ -8,6 +8,7 @@ through ``kernel.build_block``. Tasks stream into the writer, so the output neve
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -24,6 +25,16 @@ from .protocol import TaskProtocol, check_catalog_size, check_kept, no_test_task
 from .source import LogFiles, RowProblem, normalize_engagement, raise_row_problem
 
 BLOCK_EVENTS = 1_000_000
+#: Logs with more events stream: spilled to user-range buckets on disk, built one bucket at a time.
+STREAM_EVENTS = 16_000_000
+#: Seconds per step of a build (bench/tasks_steps.py prints them).
+TIMINGS: dict[str, float] = {}
+
+
+def _lap(name: str, t0: float) -> float:
+    t = time.perf_counter()
+    TIMINGS[name] = TIMINGS.get(name, 0.0) + t - t0
+    return t
 
 
 # ---------------------------------------------------------------- reading into codes
@@ -39,17 +50,26 @@ def _dictionary(col: pa.ChunkedArray) -> list[pa.DictionaryArray]:
 
 def _encode(chunks: list[pa.DictionaryArray], vocab: pa.Array | None, normalize=None
             ) -> tuple[np.ndarray, pa.Array]:
-    """Codes into ``vocab`` (sorted distinct values when None); -1 = null or not in vocab."""
-    dicts = [c.dictionary for c in chunks]
+    """Codes into ``vocab`` (sorted distinct values when None); -1 = null or not in vocab.
+
+    Parquet gives every row group its own dictionary and every read batch of it the same one:
+    each distinct dictionary is looked up once, then one gather per chunk."""
+    dicts, which = [], []
+    for c in chunks:  # consecutive chunks of one row group share their dictionary
+        if not dicts or not (c.dictionary is dicts[-1] or c.dictionary.equals(dicts[-1])):
+            dicts.append(c.dictionary)
+        which.append(len(dicts) - 1)
+    words = [d.cast(pa.string()) for d in dicts]
     if normalize is not None:
-        dicts = [pa.array([normalize(v) for v in d.to_pylist()], pa.string()) for d in dicts]
+        words = [pa.array([normalize(v) for v in d.to_pylist()], pa.string()) for d in words]
     if vocab is None:
-        vocab = pc.unique(pa.concat_arrays([d.cast(pa.string()) for d in dicts])) if dicts else pa.array([], pa.string())
+        vocab = pc.unique(pa.concat_arrays(words)) if words else pa.array([], pa.string())
         vocab = vocab.take(pc.sort_indices(vocab))
+    maps = [pc.index_in(w, value_set=vocab).fill_null(-1).to_numpy().astype(np.int32) for w in words]
     parts = []
-    for c, d in zip(chunks, dicts):
-        m = pc.index_in(d.cast(pa.string()), value_set=vocab).fill_null(-1).to_numpy().astype(np.int32)
-        idx = c.indices.fill_null(0).to_numpy().astype(np.int64) if len(c) else np.zeros(0, np.int64)
+    for c, k in zip(chunks, which):
+        m = maps[k]
+        idx = c.indices.to_numpy(zero_copy_only=False) if not c.null_count else c.indices.fill_null(0).to_numpy()
         codes = m[idx] if len(m) else np.full(len(c), -1, np.int32)
         if c.null_count:
             codes[np.asarray(c.is_null())] = -1
@@ -96,23 +116,27 @@ def read_table(log: LogFiles) -> pa.Table:
     return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
 
 
-def columns_of(table: pa.Table, item_vocab: pa.Array | None) -> Columns:
+def columns_of(table: pa.Table, item_vocab: pa.Array | None, vocabs: dict | None = None) -> Columns:
+    """Codes of a table's events; ``vocabs`` (users, engagements with "play", devices) fixes the
+    codes of a piece of a streamed log, else they are the table's own sorted values."""
     n = table.num_rows
+    vocabs = vocabs or {}
     get = lambda c: table[c] if c in table.column_names else None  # noqa: E731
-    user, users = _encode(_dictionary(table["user_id"]), None)
+    user, users = _encode(_dictionary(table["user_id"]), vocabs.get("user_id"))
     item, items = _encode(_dictionary(table["item_id"]), item_vocab)
     item_null = table["item_id"].is_null().to_numpy(zero_copy_only=False)
     if get("engagement") is not None and not pa.types.is_null(table["engagement"].type):
-        eng, engs = _encode(_dictionary(table["engagement"]), None, normalize_engagement)
+        eng, engs = _encode(_dictionary(table["engagement"]), vocabs.get("engagement"), normalize_engagement)
         if (eng < 0).any():  # missing engagement -> play
             engs = engs if "play" in engs.to_pylist() else pa.concat_arrays([engs, pa.array(["play"])])
             eng[eng < 0] = engs.to_pylist().index("play")
     else:
-        eng, engs = np.zeros(n, np.int32), pa.array(["play"])
+        engs = vocabs.get("engagement", pa.array(["play"]))
+        eng = np.full(n, engs.to_pylist().index("play"), np.int32)
     if get("device") is not None and not pa.types.is_null(table["device"].type):
-        dev, devs = _encode(_dictionary(table["device"]), None)
+        dev, devs = _encode(_dictionary(table["device"]), vocabs.get("device"))
     else:
-        dev, devs = np.full(n, -1, np.int32), pa.array([], pa.string())
+        dev, devs = np.full(n, -1, np.int32), vocabs.get("device", pa.array([], pa.string()))
     ts = table["timestamp"]
     return Columns(user, users, pc.cast(ts, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False),
                    ts.is_null().to_numpy(zero_copy_only=False), item, item_null, items, eng, engs, dev, devs,
@@ -173,13 +197,26 @@ def duplicates(user, ts, item, eng, ordinal) -> RowProblem:
 
 @dataclass
 class Prepared:
-    """Sorted arrays of the whole log and the context every block needs."""
+    """Sorted arrays of the whole log (or, streamed, its buckets) and the context every block needs."""
 
-    events: Events
+    events: Events | None
     ctx: Context
     catalog: object
     name: str
     n_events: int
+    buckets: object = None   # stream.Buckets: sorted user ranges loaded one at a time
+
+    def parts(self) -> Iterator[Events]:
+        """The log's events in user order, one part in memory at a time."""
+        if self.buckets is None:
+            yield self.events
+        else:
+            yield from self.buckets.parts()
+
+    def finish(self) -> None:
+        """The checks that a streamed log can only make after its last bucket; then clean up."""
+        if self.buckets is not None:
+            self.buckets.finish()
 
 
 def _catalog_ids(catalog) -> pa.Array:
@@ -190,13 +227,19 @@ def _catalog_ids(catalog) -> pa.Array:
 def prepare(source, protocol: TaskProtocol) -> Prepared:
     """Read, check, sort and compute the global context (the whole log in memory as codes)."""
     from ..logs.schema import catalog_from_events
+    t = time.perf_counter()
+    if not isinstance(source, EventLog) and sum(source.rows) > STREAM_EVENTS:
+        from .stream import prepare_streamed
+        return prepare_streamed(source, protocol)
     if isinstance(source, EventLog):
         table, catalog, files, rows, name = pa.Table.from_pandas(source.events, preserve_index=False), \
             source.catalog, [], [], source.name
     else:
         table, catalog, files, rows, name = read_table(source), source.catalog, source.files, source.rows, source.name
+    t = _lap("read Parquet", t)
     vocab = _catalog_ids(catalog) if catalog is not None else None
     c = columns_of(table, vocab)
+    t = _lap("codes (users, items, engagements, devices)", t)
     problems = row_problems(c, vocab is not None)
     for prob in problems:
         if prob.check == "unknown":
@@ -213,12 +256,14 @@ def prepare(source, protocol: TaskProtocol) -> Prepared:
         arrays = [a[order] for a in arrays]
     user, ts, item, eng, dev, dur, rating, ordinal = arrays
     raise_row_problem([duplicates(user, ts, item, eng, ordinal)], files, rows, name)
+    t = _lap("row checks, sort, duplicates", t)
     check_catalog_size(protocol, len(catalog))  # after the row checks, before any task is built
     ev = Events(user, c.users, ts, item, eng, c.engagements, dev, c.devices, dur, rating)
     ctx = Context(protocol, c.items)
     if protocol.split == "time":
         values, counts = np.unique(ts, return_counts=True)
         ctx.cutoffs = time_cutoffs(values, counts, protocol.time_fractions)
+    _lap("context", t)
     return Prepared(ev, ctx, catalog, name, len(ts))
 
 
@@ -243,8 +288,9 @@ def slice_events(ev: Events, a: int, b: int) -> Events:
                   ev.engagements, ev.device[a:b], ev.devices, ev.duration[a:b], ev.rating[a:b])
 
 
-def blocks(ev: Events, size: int = BLOCK_EVENTS) -> Iterator[Events]:
-    """Cut at user boundaries into blocks of about ``size`` events."""
+def blocks(ev: Events, size: int | None = None) -> Iterator[Events]:
+    """Cut at user boundaries into blocks of about ``size`` (default BLOCK_EVENTS) events."""
+    size = size or BLOCK_EVENTS
     starts = np.flatnonzero(np.r_[True, ev.user[1:] != ev.user[:-1]])
     cuts = np.unique(starts[np.minimum(np.searchsorted(starts, np.arange(0, len(ev), size)), len(starts) - 1)])
     for a, b in zip(cuts, np.r_[cuts[1:], len(ev)]):
@@ -314,10 +360,21 @@ class Totals:
 
 def task_tables(prep: Prepared, totals: Totals) -> Iterator[pa.Table]:
     """The tasks of every block in order; the global checks run after the last block."""
-    add_training_stats(prep.ctx, blocks(prep.events))
-    for ev in blocks(prep.events):
-        b = kernel.build_block(ev, prep.ctx)
-        totals.add(b)
-        if b.table is not None and b.table.num_rows:
-            yield b.table
+    try:
+        t = time.perf_counter()
+        if prep.ctx.protocol.negatives != "uniform":
+            add_training_stats(prep.ctx, (b for part in prep.parts() for b in blocks(part)))
+        _lap("training stats", t)
+        for part in prep.parts():
+            for ev in blocks(part):
+                t = time.perf_counter()
+                b = kernel.build_block(ev, prep.ctx)
+                _lap("kernel (all blocks)", t)
+                totals.add(b)
+                if b.table is not None and b.table.num_rows:
+                    yield b.table
+        prep.finish()
+    finally:
+        if prep.buckets is not None:
+            prep.buckets.close()
     totals.check(prep.ctx.protocol)

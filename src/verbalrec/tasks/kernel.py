@@ -14,6 +14,7 @@ A block is arrays of events sorted by (user, timestamp, log order); codes index 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,14 @@ from .protocol import TaskProtocol
 SPLIT_NAMES = ("train", "valid", "test")
 TRAIN, VALID, TEST, NONE = 0, 1, 2, -1
 MAX_ROUNDS = 50  # at most 50 * (2*need+8) draws per task; only fail when nearly every item was seen
+#: Seconds per step of build_block, added up over blocks (bench/tasks_steps.py prints them).
+TIMINGS: dict[str, float] = {}
+
+
+def _lap(name: str, t0: float) -> float:
+    t = time.perf_counter()
+    TIMINGS[name] = TIMINGS.get(name, 0.0) + t - t0
+    return t
 
 
 @dataclass
@@ -94,13 +103,12 @@ def noise_mask(ev: Events) -> np.ndarray:
 
 def _targets(ev: Events, noise: np.ndarray, pos: np.ndarray, min_history: int) -> np.ndarray:
     """Eligible targets: non-noise, not the item of the user's previous non-noise event."""
-    sig = np.flatnonzero(~noise)
-    j = np.searchsorted(sig, np.arange(len(ev))) - 1  # last non-noise event before each event
-    prev = np.full(len(ev), -1, np.int64)
+    n = len(ev)
+    last = np.maximum.accumulate(np.where(~noise, np.arange(n), -1))  # last non-noise event up to each
+    j = np.r_[-1, last[:-1]] if n else last                           # ... strictly before each
     ok = j >= 0
-    src = sig[j[ok]]
-    same_user = ev.user[src] == ev.user[ok]
-    prev[np.flatnonzero(ok)[same_user]] = ev.item[src[same_user]]
+    src = np.where(ok, j, 0)
+    prev = np.where(ok & (ev.user[src] == ev.user), ev.item[src].astype(np.int64), -1)
     return ~noise & (prev != ev.item) & (pos >= min_history)
 
 
@@ -153,19 +161,23 @@ def _cap(rank: np.ndarray, k: int) -> np.ndarray:
     return (k == 0) | (rank < k)
 
 
-def splits(p: TaskProtocol, ev: Events, eligible: np.ndarray, cutoffs) -> tuple[np.ndarray, np.ndarray]:
-    """Split code per eligible event (NONE when not a task), and the training-period mask."""
+def splits(p: TaskProtocol, ev: Events, eligible: np.ndarray, cutoffs,
+           with_period: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Split code per eligible event (NONE when not a task), and the training-period mask
+    (None unless ``with_period``)."""
     el = np.flatnonzero(eligible)
     code = np.full(len(el), NONE, np.int8)
     if p.split == "leave_last":
         back = _rank(ev.user[el], reverse=True)
         code[back == 0], code[back == 1] = TEST, VALID
         code[(back >= 2) & _cap(back - 2, p.train_tasks_per_user)] = TRAIN
-        # training period: the user's events before their first evaluation target
-        first_eval = np.full(len(ev.users), len(ev), np.int64)
-        ev_el = (back <= 1)
-        np.minimum.at(first_eval, ev.user[el[ev_el]], el[ev_el])
-        train_events = np.arange(len(ev)) < first_eval[ev.user]
+        train_events = None
+        if with_period:  # training period: the user's events before their first evaluation target
+            first_eval = np.full(len(ev.users), len(ev), np.int64)
+            e = el[back <= 1]  # in order: a user's first is where the user changes
+            first = np.r_[True, ev.user[e[1:]] != ev.user[e[:-1]]] if len(e) else np.zeros(0, bool)
+            first_eval[ev.user[e[first]]] = e[first]
+            train_events = np.arange(len(ev)) < first_eval[ev.user]
     else:
         c1, c2 = cutoffs
         ts = ev.timestamp[el]
@@ -175,7 +187,7 @@ def splits(p: TaskProtocol, ev: Events, eligible: np.ndarray, cutoffs) -> tuple[
             k = p.train_tasks_per_user if name == TRAIN else p.eval_tasks_per_user
             mask = period == name
             code[np.flatnonzero(mask)[_cap(_rank(group[mask], reverse=name == TRAIN), k)]] = name
-        train_events = ev.timestamp < c1
+        train_events = ev.timestamp < c1 if with_period else None
     full = np.full(len(ev), NONE, np.int8)
     full[el] = code
     return full, train_events
@@ -355,24 +367,31 @@ def build_block(ev: Events, ctx: Context) -> Block:
     block = Block(None, users=len(ev.users))
     if not len(ev):
         return block
+    t = time.perf_counter()
     ukeys = hashing.string_keys(ev.users.to_pylist())
     block.digest = digest(ev, ukeys)
+    t = _lap("user keys + digest", t)
     start_of, pos = _layout(ev)
     noise = noise_mask(ev)
     eligible = _targets(ev, noise, pos, p.min_history)
-    split, _ = splits(p, ev, eligible, ctx.cutoffs)
+    split, _ = splits(p, ev, eligible, ctx.cutoffs, with_period=False)
     sel = np.flatnonzero(split != NONE)
+    t = _lap("layout, targets, splits", t)
     firsts = _firsts(ev, noise, ctx.n_items)
+    t = _lap("first occurrences", t)
     negs, ok = negatives(ctx, ev, firsts, sel, pos, ukeys, start_of)
     block.dropped = int((~ok).sum())
     sel, negs = sel[ok], negs[ok]
     cands, labels = shuffle(p, ev.item[sel].astype(np.int64), negs, ukeys[ev.user[sel]], pos[sel])
+    t = _lap("negatives + shuffle", t)
     hist_start = np.maximum(start_of[sel], sel - p.history_len)
     block.table = _table(ctx, ev, sel, pos, split, hist_start, cands, labels, firsts.discovery)
+    t = _lap("task table (Arrow)", t)
     block.leaks = leaks(ev, sel, split[sel], hist_start, block.table["task_id"])
     for code, name in enumerate(SPLIT_NAMES):
         block.counts[name] = int((split[sel] == code).sum())
     block.users_with_tasks = int(len(np.unique(ev.user[sel])))
+    _lap("leakage check", t)
     return block
 
 

@@ -46,6 +46,27 @@ def _check_times(table: pa.Table, file: object) -> None:
                            "length", file=file, field="hist_time", fix="one time per history item; rebuild the tasks")
 
 
+def _same_second_other_events(table: pa.Table, parents: np.ndarray, hist_item: np.ndarray,
+                              target_item: np.ndarray, same: np.ndarray) -> np.ndarray:
+    """Which history events with the target's (item, second) are other events, not the target.
+
+    Exposure noise (trailer, preview) is never the target. A non-noise one is another, earlier
+    event when a non-noise event of another item follows it in the history: a target starts a
+    new visit (its user's previous non-noise event is another item), so a log with several
+    events in one second -- add_to_list X, add_to_list Y, play X -- gives the play of X a
+    history holding the earlier X at the same time. The target copied into its own history has
+    no such event after it."""
+    noise = np.zeros(len(hist_item), bool)
+    eng = pc.list_flatten(table["hist_engagement"]).to_numpy(zero_copy_only=False)
+    if len(eng) == len(hist_item):  # engagements aligned with the times (else: none counts as noise)
+        noise = np.isin(eng, list(NOISE_ENGAGEMENTS))
+    at = np.arange(len(hist_item))
+    other = ~noise & (hist_item != target_item) & np.isin(parents, parents[same])
+    last_other = np.full(table.num_rows, -1, np.int64)  # per task: its last non-noise event of another item
+    np.maximum.at(last_other, parents[other], at[other])
+    return noise | (at < last_other[parents])
+
+
 def check_leakage(table: pa.Table, file: object = "tasks") -> None:
     n = table.num_rows
     if n == 0:
@@ -56,13 +77,11 @@ def check_leakage(table: pa.Table, file: object = "tasks") -> None:
     hist_time = pc.list_flatten(table["hist_time"]).to_numpy(zero_copy_only=False)
     target_time = table["target_time"].to_numpy()
     future = hist_time > target_time[parents]
-    same = (hist_time == target_time[parents]) & (
-        pc.list_flatten(table["hist_item"]).to_numpy(zero_copy_only=False)
-        == table["target_item"].to_numpy(zero_copy_only=False)[parents])
-    if same.any():  # exposure noise at the target's second is another event, never the target
-        eng = pc.list_flatten(table["hist_engagement"]).to_numpy(zero_copy_only=False)
-        if len(eng) == len(same):  # engagements aligned with the times (else: none counts as noise)
-            same &= ~np.isin(eng, list(NOISE_ENGAGEMENTS))
+    hist_item = pc.list_flatten(table["hist_item"]).to_numpy(zero_copy_only=False)
+    target_item = table["target_item"].to_numpy(zero_copy_only=False)[parents]
+    same = (hist_time == target_time[parents]) & (hist_item == target_item)
+    if same.any():
+        same &= ~_same_second_other_events(table, parents, hist_item, target_item, same)
     if same.any():
         rows = parents[same]
         raise LeakageError(f"task {_first(table, rows)}: the target event is inside its own history "
