@@ -154,12 +154,12 @@ def test_the_stage1_endpoint_oracle_rewards_through_faults(work, tmp_path, async
     plan = lambda p, attempt: FAULTS[_digest(p) % 9] if attempt == 0 else None  # noqa: E731
     with FaultServer(plan, answer, hang_s=1.5, mode="logprobs") as server:
         cfg = Stage1Config(tasks="t", out=str(tmp_path), policy="p", oracle=server.base_url, oracle_model="m",
-                           oracle_async=asynchronous)  # both: async is make_oracle's default
+                           oracle_async=asynchronous, faithfulness_gate=False)  # both: async is make_oracle's default
         oracle = make_oracle(cfg, catalog, tmp_path)
         assert isinstance(oracle, EndpointReasoner) and oracle.config.mode == "logprobs"
         for k, v in FAST.items():  # make_oracle keeps the defaults (60 s timeout, 30 s longest wait)
             setattr(oracle.config, k, v)
-        (accuracy, _, _), _ = stage1_rewards(cfg, oracle, None)
+        (accuracy, *_), _ = stage1_rewards(cfg, oracle, None)
         kw = {"prompts": None, "completions": contexts[:n], "candidates": [t.candidates for t in tasks[:n]],
               "label": [t.label for t in tasks[:n]]}
         call = (lambda: asyncio.run(accuracy(**kw))) if asynchronous else (lambda: accuracy(**kw))  # TRL awaits it

@@ -76,12 +76,13 @@ def test_stage1_uses_the_async_reward_for_an_endpoint_oracle(tmp_path):
     from verbalrec.train.grpo_config import Stage1Config
     from verbalrec.train.stage1 import PolicyPostprocess, make_oracle, stage1_rewards
     _, _, catalog = tiny_tasks()
-    base = dict(tasks="t", out=str(tmp_path), policy="p", oracle="http://127.0.0.1:9/v1", oracle_model="m")
+    base = dict(tasks="t", out=str(tmp_path), policy="p", oracle="http://127.0.0.1:9/v1", oracle_model="m",
+                faithfulness_gate=False)  # the gate wraps the reward: here the unwrapped class is checked
     for asynchronous, cls in ((True, AsyncOracleReward), (False, AccuracyReward)):
         cfg = Stage1Config(**base, oracle_async=asynchronous, oracle_concurrency=7)
         oracle = make_oracle(cfg, catalog, tmp_path)
         funcs, weights = stage1_rewards(cfg, oracle, PolicyPostprocess(None, []))
-        assert type(funcs[0]) is cls and oracle.config.concurrency == 7 and weights == [0.9, pytest.approx(0.1), 0.0]
+        assert type(funcs[0]) is cls and oracle.config.concurrency == 7 and weights == [0.9, pytest.approx(0.1), 0.0, 0.0]
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ RUNS = {
     "sft": ["train", "sft-verbalizer", "--model", str(model), "--max-tasks", "8", "--max-prompt-length", "160",
             "--max-length", "256", "--batch-size", "2", "--learning-rate", "1e-2"],
     "stage1": ["train", "verbalizer", "--policy", str(model), "--oracle", str(model), "--max-completion-length", "16",
-               *GRPO],
+               "--faithfulness-gate", "false", *GRPO],  # an untrained tiny rewrite names no title: gated, no update
     # the frozen verbalizer is the Stage 1 model (each process verbalizes its share); LoRA, merged on save
     "stage2": ["train", "reasoner", "--policy", str(model), "--verbalizer", str(root / "stage1" / "full"),
                "--verbalizer-max-new-tokens", "16", "--lora-r", "4", *GRPO],

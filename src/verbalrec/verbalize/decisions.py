@@ -48,19 +48,26 @@ def policy_line(event: dict, catalog: Catalog) -> str:
     return line.split(f"ID: {clean_field(event['item_id'])}, ", 1)[-1]
 
 
+#: spellings tried in order until the words get distinct tokens: ``" keep"`` (one token in Qwen's
+#: vocabulary), ``"keep"``, then the capital initial (``" K"``, ``"K"``: single characters, which a
+#: small byte-level BPE always has)
+SPELLINGS = (lambda w: " " + w, lambda w: w, lambda w: " " + w[0].upper(), lambda w: w[0].upper())
+
+
 def decision_tokens(tokenizer, words: Sequence[str]) -> tuple[list[int], list[int]]:
-    """(forced prefix, one token per word): the tokens all ``" word"`` encodings share first (e.g. a
-    lone space in a small BPE; none for Qwen's ``" keep"``), then each word's first own token -- the
-    one token the policy writes for that decision."""
-    encoded = [tokenizer(" " + w, add_special_tokens=False)["input_ids"] for w in words]
-    n = 0
-    while all(len(e) > n + 1 for e in encoded) and len({e[n] for e in encoded}) == 1:
-        n += 1
-    ids = [e[n] if len(e) > n else None for e in encoded]
-    if None in ids or len(set(ids)) != len(ids):
-        raise InputError(f"decision words {list(words)} have no distinct token after a shared prefix in this "
-                         "tokenizer", field="decisions", fix="choose words whose tokens differ")
-    return encoded[0][:n], ids
+    """(forced prefix, one token per word): for the first spelling under which the words' encodings
+    share a prefix (e.g. a lone space in a small BPE; none for Qwen's ``" keep"``) and then differ in
+    one token each -- the one token the policy writes for that decision."""
+    for spell in SPELLINGS:
+        encoded = [tokenizer(spell(w), add_special_tokens=False)["input_ids"] for w in words]
+        n = 0
+        while all(len(e) > n + 1 for e in encoded) and len({e[n] for e in encoded}) == 1:
+            n += 1
+        ids = [e[n] if len(e) > n else None for e in encoded]
+        if None not in ids and len(set(ids)) == len(ids):
+            return encoded[0][:n], ids
+    raise InputError(f"decision words {list(words)} have no distinct token after a shared prefix in this "
+                     "tokenizer", field="decisions", fix="choose words whose tokens differ")
 
 
 @dataclass
