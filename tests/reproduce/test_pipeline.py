@@ -43,12 +43,14 @@ def test_every_table_and_system_is_there(run):
     cfg, doc = run
     t1 = {r["system"] for r in doc["table1"]}
     assert t1 == {"template", "heuristic", "zero-shot", "sft-rewrite", "stage1-rewrite", "stage1-action",
+                  "sft-action-text", "stage1-action-text",
                   "stage2-verbalized"}  # the constrained action kind has no format warm-up to report
     assert {r["system"] for r in doc["table2"]} >= {"stage1-ranking", "stage1-no-length", "stage2-raw"}
     assert [r["system"] for r in doc["baselines"]] == ["random", "popularity", "itemknn"]
     paper = {r["system"]: r["paper_delta_pct"] for r in doc["table1"]}
     assert paper["zero-shot"] == 5.3 and paper["stage2-verbalized"] == 92.9
-    assert set(doc["curves"]["stage1"]) == {"stage1-rewrite", "stage1-action", "stage1-ranking", "stage1-no-length"}
+    assert set(doc["curves"]["stage1"]) == {"stage1-rewrite", "stage1-action", "stage1-action-text", "stage1-ranking",
+                                             "stage1-no-length"}
     assert all(len(points) == 2 for points in doc["curves"]["stage1"].values())
     assert doc["examples"] and doc["examples"][0]["raw"].count("ID:") == 8
     assert doc["analysis"]["heuristic"]["noise_removed"] is not None  # synthetic logs have trailers/previews
