@@ -23,6 +23,7 @@ import numpy as np
 
 from ..tasks.schema import Task
 from ..verbalize.decisions import DecisionLayout, sample_decisions
+from .rollout import CandidateRollout
 
 
 def constrained_trainer(token_ids):
@@ -72,15 +73,8 @@ class DecisionRollout:
         self._segments: dict[str, object] = {}
         self._step, self._calls = None, 0
 
-    def generator(self, trainer) -> np.random.Generator:
-        """Draws are a function of (seed, optimizer step, call within it, process), as in
-        ``rollout.CandidateRollout``: a resumed run draws what the killed one would have drawn."""
-        state = getattr(trainer, "state", None)
-        step = state.global_step if state is not None else -1
-        self._calls = self._calls + 1 if step == self._step else 0
-        self._step = step
-        rank = getattr(trainer.accelerator, "process_index", 0)
-        return np.random.default_rng([self.seed, step + 1, self._calls, rank])
+    #: draws are a function of (seed, optimizer step, call within it, process), as for Stage 2
+    generator = CandidateRollout.generator
 
     def segments(self, prompt: str):
         if prompt not in self._segments:
