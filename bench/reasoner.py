@@ -36,10 +36,12 @@ from verbalrec.verbalize import make_verbalizer  # noqa: E402
 VERBALIZATIONS = ("template", "template+meta", "heuristic", "titles")
 
 
-def tasks_dir(work: Path, protocol: str, history_len: int | None, seed: int) -> Path:
-    out = work / f"tasks-{protocol}-h{history_len or 'default'}"
+def tasks_dir(work: Path, protocol: str, history_len: int | None, seed: int, train_per_user: int | None = None) -> Path:
+    extra = {} if train_per_user is None else {"train_tasks_per_user": train_per_user}
+    out = work / (f"tasks-{protocol}-h{history_len or 'default'}" + (f"-t{train_per_user}" if extra else ""))
     if not (out / "meta.json").exists() and not any(out.glob("*.parquet")):
-        tasks = build_tasks(load_log("ml-100k"), preset(protocol, history_len=history_len, seed=seed), progress=False)
+        tasks = build_tasks(load_log("ml-100k"), preset(protocol, history_len=history_len, seed=seed, **extra),
+                            progress=False)
         save_tasks(tasks, out)
     return out
 
@@ -79,6 +81,7 @@ def main() -> None:
     ap.add_argument("--work", default="runs/bench-reasoner", help="folder for tasks and the model")
     ap.add_argument("--config", help="YAML of WarmStartConfig fields (default: the ml100k-cpu preset's)")
     ap.add_argument("--history-len", type=int, default=20)
+    ap.add_argument("--train-tasks-per-user", type=int, help="the protocol's training targets per user (0 = all)")
     ap.add_argument("--max-length", type=int, default=640, help="the Reasoner's token budget")
     ap.add_argument("--limit", type=int, default=0, help="score the first N test tasks (0 = all)")
     ap.add_argument("--llara", action="store_true", help="also the llara protocol (last 10, 20 candidates, HR@1)")
@@ -92,7 +95,7 @@ def main() -> None:
     work = Path(a.work)
     overrides = read_yaml(a.config) if a.config else default_warmstart()
     with cpu_threads(a.threads):
-        paper = tasks_dir(work, "paper", a.history_len, a.seed)
+        paper = tasks_dir(work, "paper", a.history_len, a.seed, a.train_tasks_per_user)
         model, wall = a.model, None
         if not model:
             cfg = WarmStartConfig(**{"max_length": a.max_length, "seed": a.seed, **overrides,
@@ -107,12 +110,12 @@ def main() -> None:
                "seed": a.seed, "command": " ".join(sys.argv), "warmstart": overrides, **res["systems"],
                **{k: v for k, v in res.items() if k != "systems"}}
         if a.long_history:
-            long = score(tasks_dir(work, "paper", a.long_history, a.seed), model, a.max_length, a.limit,
+            long = score(tasks_dir(work, "paper", a.long_history, a.seed, a.train_tasks_per_user), model, a.max_length, a.limit,
                          VERBALIZATIONS, a.seed, log)
             print_table(long.pop("doc"), title=f"ml-100k paper H={a.long_history}, budget {a.max_length} tokens")
             out[f"h{a.long_history}"] = long
         if a.llara:  # its own Reasoner: the paper split's training events reach into llara's test period
-            llara_dir = tasks_dir(work, "llara", None, a.seed)
+            llara_dir = tasks_dir(work, "llara", None, a.seed, a.train_tasks_per_user)
             cfg = WarmStartConfig(**{"max_length": a.max_length, "seed": a.seed, **overrides,
                                      "tasks": str(llara_dir), "out": str(work / f"reasoner-llara-s{a.seed}")})
             llara = score(llara_dir, str(warm_start(cfg)), a.max_length, a.limit, ("template",), a.seed, log)

@@ -21,7 +21,7 @@ class _Trainer:  # what CandidateRollout reads of a GRPOTrainer
 
 @pytest.fixture(scope="module")
 def lm():
-    from verbalrec.models import build_model, train_tokenizer
+    from verbalrec.models import train_tokenizer
     tok = train_tokenizer(["Answer: Alpha Beta Gamma Delta history"] * 4, 300,
                           phrases=["Alpha", "Beta", "Gamma Ray", "Delta"])
     return tok

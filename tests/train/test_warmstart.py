@@ -126,3 +126,29 @@ def test_title_tokens_make_each_title_one_token(task_dir, tmp_path):
     catalog = Catalog(load_tasks(task_dir).catalog)
     for item in catalog.rows:
         assert len(tok(catalog.title(item), add_special_tokens=False)["input_ids"]) == 1
+
+
+def test_plain_loss_trainer_computes_trls_loss_and_gradients(task_dir, tmp_path):
+    """The CPU trainer swaps TRL's fused LM head for the model's own loss: same value, same grads."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from verbalrec.models import load_causal_lm
+    from verbalrec.train.warmstart import plain_loss_trainer
+    model_dir = warm_start(cfg(task_dir, tmp_path / "m", max_steps=1))
+    results = []
+    for cls in (SFTTrainer, plain_loss_trainer()):
+        model, tok = load_causal_lm(model_dir, padding_side="right")
+        model.train()
+        args = SFTConfig(output_dir=str(tmp_path / "o"), max_length=64, per_device_train_batch_size=2, use_cpu=True,
+                         bf16=False, report_to="none", packing=True, packing_strategy="wrapped", dataset_text_field="text")
+        trainer = cls(model=model, args=args, processing_class=tok,
+                      train_dataset=Dataset.from_dict({"text": ["Answer: one two three four five six"] * 8}))
+        batch = next(iter(trainer.get_train_dataloader()))
+        torch.manual_seed(0)
+        loss = trainer.compute_loss(model, dict(batch))
+        loss.backward()
+        results.append((loss.item(), model.get_input_embeddings().weight.grad.clone()))
+    (fused, g_fused), (plain, g_plain) = results
+    assert abs(fused - plain) < 1e-4 * max(1.0, abs(fused))
+    assert torch.allclose(g_fused, g_plain, atol=1e-5, rtol=1e-3)
