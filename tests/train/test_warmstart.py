@@ -134,10 +134,10 @@ def test_plain_loss_trainer_computes_trls_loss_and_gradients(task_dir, tmp_path)
     from trl import SFTConfig, SFTTrainer
 
     from verbalrec.models import load_causal_lm
-    from verbalrec.train.warmstart import plain_loss_trainer
+    from verbalrec.train.sft_trainer import sft_trainer_class
     model_dir = warm_start(cfg(task_dir, tmp_path / "m", max_steps=1))
     results = []
-    for cls in (SFTTrainer, plain_loss_trainer()):
+    for cls in (SFTTrainer, sft_trainer_class()):
         model, tok = load_causal_lm(model_dir, padding_side="right")
         model.train()
         args = SFTConfig(output_dir=str(tmp_path / "o"), max_length=64, per_device_train_batch_size=2, use_cpu=True,

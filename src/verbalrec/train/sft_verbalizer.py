@@ -88,7 +88,9 @@ def sft_verbalizer(cfg: VerbalizerSFTConfig, resume: bool = False) -> Path:
     """Fine-tune ``cfg.model`` on the heuristic targets; save model, tokenizer, provenance in ``cfg.out``."""
     import torch
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
+
+    from .sft_trainer import sft_trainer_class
 
     from ..models import load_causal_lm
 
@@ -104,8 +106,8 @@ def sft_verbalizer(cfg: VerbalizerSFTConfig, resume: bool = False) -> Path:
                      lr_scheduler_type="cosine", warmup_steps=0.05, weight_decay=0.01, logging_steps=cfg.logging_steps,
                      save_steps=cfg.save_steps, save_total_limit=2, seed=cfg.seed, data_seed=cfg.seed,
                      use_cpu=not torch.cuda.is_available(), bf16=False, report_to=cfg.report_to,
-                     completion_only_loss=True, packing=False, disable_tqdm=True)
-    trainer = SFTTrainer(model=model.train(), args=args, train_dataset=Dataset.from_list(rows),
+                     completion_only_loss=True, packing=False, disable_tqdm=True, activation_checkpointing=False)
+    trainer = sft_trainer_class()(model=model.train(), args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer)
     start = last_checkpoint(ckpt) if resume else None
     t0 = time.perf_counter()

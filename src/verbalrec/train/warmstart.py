@@ -33,6 +33,7 @@ from ..tasks.schema import Task, TaskSet, training_events
 from ..verbalize.mix import HISTORY_PASSES, MIX_STYLES, VerbalizationMix, check_mix
 from . import distributed
 from .provenance import run_summary, save_provenance
+from .sft_trainer import sft_trainer_class
 
 
 @dataclass
@@ -128,30 +129,11 @@ def corpus(train: TaskSet, cfg: WarmStartConfig, tokenizer=None) -> list[str]:
     return texts
 
 
-def plain_loss_trainer():
-    """``SFTTrainer`` whose loss is the model's own cross-entropy over the full logits.
-
-    TRL computes the loss through its fused, tiled LM head (``add_fused_lm_head``), which saves GPU
-    memory on large vocabularies. For an in-project model on CPU the logits are small (5k tokens x
-    2.6k vocabulary = 54 MB) and the tiles cost time: measured on 2 cores, 1 thread, tiny model,
-    8 x 640 tokens, forward + backward took 1.29 s fused and 0.50 s plain (a whole TRL step 1.25 s
-    against 0.45 s for a plain torch loop). Only the loss differs; packing, schedule, checkpoints and
-    resume stay TRL's and transformers'. TRL's entropy and token-accuracy metrics are not logged."""
-    from transformers import Trainer
-    from trl import SFTTrainer
-
-    class PlainLossSFTTrainer(SFTTrainer):
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            return Trainer.compute_loss(self, model, {**inputs, "use_cache": False}, return_outputs, num_items_in_batch)
-
-    return PlainLossSFTTrainer
-
-
 def warm_start(cfg: WarmStartConfig, resume: bool = False) -> Path:
     """Build (or resume) the model in ``cfg.out`` and train it on the dense corpus."""
     import torch
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     from ..models import build_and_save, load_causal_lm
     from ..tasks import load_tasks
@@ -181,8 +163,7 @@ def warm_start(cfg: WarmStartConfig, resume: bool = False) -> Path:
                      use_cpu=not torch.cuda.is_available(), bf16=False, report_to=cfg.report_to,
                      dataset_text_field="text", packing=True, packing_strategy="wrapped",
                      disable_tqdm=False, activation_checkpointing=False)  # TRL defaults it on: a re-forward per step
-    trainer_cls = SFTTrainer if torch.cuda.is_available() else plain_loss_trainer()
-    trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_dict({"text": texts}),
+    trainer = sft_trainer_class()(model=model, args=args, train_dataset=Dataset.from_dict({"text": texts}),
                          processing_class=tokenizer)
     t0 = time.perf_counter()
     has_ckpt = resume and ckpt.exists() and any(ckpt.glob("checkpoint-*"))
