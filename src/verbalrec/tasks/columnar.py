@@ -97,7 +97,7 @@ class Columns:
 
 
 def _numbers(col: pa.ChunkedArray | None, n: int) -> np.ndarray:
-    if col is None:
+    if col is None or col.null_count == len(col):
         return np.full(n, np.nan)
     return pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
