@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -23,8 +24,10 @@ import pyarrow.compute as pc
 
 from ..logs.schema import NOISE_ENGAGEMENTS
 from . import hashing
-from .cooccurrence import CoOccurrence
 from .protocol import TaskProtocol
+
+if TYPE_CHECKING:  # scipy is imported only by builds with co-occurrence negatives
+    from .cooccurrence import CoOccurrence
 
 SPLIT_NAMES = ("train", "valid", "test")
 TRAIN, VALID, TEST, NONE = 0, 1, 2, -1
@@ -423,4 +426,5 @@ def training_stats(ev: Events, ctx: Context, pairs: bool) -> tuple[np.ndarray, o
         return counts, None
     bounds = np.flatnonzero(np.r_[True, users[1:] != users[:-1], True])
     seqs = [items[a:b].astype(np.int64) for a, b in zip(bounds[:-1], bounds[1:])]
+    from .cooccurrence import CoOccurrence
     return counts, CoOccurrence(ctx.n_items).pair_counts(seqs)
