@@ -66,15 +66,19 @@ def _encode(chunks: list[pa.DictionaryArray], vocab: pa.Array | None, normalize=
         vocab = pc.unique(pa.concat_arrays(words)) if words else pa.array([], pa.string())
         vocab = vocab.take(pc.sort_indices(vocab))
     maps = [pc.index_in(w, value_set=vocab).fill_null(-1).to_numpy().astype(np.int32) for w in words]
-    parts = []
+    out = np.empty(sum(len(c) for c in chunks), np.int32)
+    a = 0
     for c, k in zip(chunks, which):
-        m = maps[k]
+        m, b = maps[k], a + len(c)
         idx = c.indices.to_numpy(zero_copy_only=False) if not c.null_count else c.indices.fill_null(0).to_numpy()
-        codes = m[idx] if len(m) else np.full(len(c), -1, np.int32)
+        if len(m):
+            np.take(m, idx, out=out[a:b])
+        else:
+            out[a:b] = -1
         if c.null_count:
-            codes[np.asarray(c.is_null())] = -1
-        parts.append(codes)
-    return (np.concatenate(parts) if parts else np.zeros(0, np.int32)), vocab
+            out[a:b][np.asarray(c.is_null())] = -1
+        a = b
+    return out, vocab
 
 
 @dataclass
@@ -97,7 +101,7 @@ class Columns:
 
 
 def _numbers(col: pa.ChunkedArray | None, n: int) -> np.ndarray:
-    if col is None:
+    if col is None or col.null_count == len(col):
         return np.full(n, np.nan)
     return pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
@@ -156,8 +160,8 @@ def _first(check: str, bad: np.ndarray, ordinal: np.ndarray | None = None, value
 def row_problems(c: Columns, has_catalog: bool) -> list[RowProblem]:
     empty_user = np.flatnonzero(np.asarray(c.users.to_pylist(), dtype=object) == "")
     empty_item = np.flatnonzero(np.asarray(c.items.to_pylist(), dtype=object) == "")
-    problems = [_first("user_id", (c.user < 0) | np.isin(c.user, empty_user)),
-                _first("item_id", c.item_null | np.isin(c.item, empty_item)),
+    problems = [_first("user_id", (c.user < 0) | np.isin(c.user, empty_user) if len(empty_user) else c.user < 0),
+                _first("item_id", c.item_null | np.isin(c.item, empty_item) if len(empty_item) else c.item_null),
                 _first("timestamp", c.ts_null),
                 _out_of_range(c.timestamp, c.ts_null),
                 _first("duration", c.duration < 0)]

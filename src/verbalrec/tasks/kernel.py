@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -23,8 +24,10 @@ import pyarrow.compute as pc
 
 from ..logs.schema import NOISE_ENGAGEMENTS
 from . import hashing
-from .cooccurrence import CoOccurrence
 from .protocol import TaskProtocol
+
+if TYPE_CHECKING:  # scipy is imported only by builds with co-occurrence negatives
+    from .cooccurrence import CoOccurrence
 
 SPLIT_NAMES = ("train", "valid", "test")
 TRAIN, VALID, TEST, NONE = 0, 1, 2, -1
@@ -123,8 +126,14 @@ class _Firsts:
 
 def _firsts(ev: Events, noise: np.ndarray, n_items: int) -> _Firsts:
     key = ev.user.astype(np.int64) * n_items + ev.item
-    order = np.argsort(key, kind="stable")  # equal keys stay in time order
-    sk = key[order]
+    bits = max(1, int(len(ev) - 1).bit_length())
+    if len(ev) and (int(ev.user[-1]) + 1) * n_items < 1 << (62 - bits):  # users are sorted: the last is the largest
+        # (key, index) packed in one int64: a plain sort is the stable argsort, ~2x faster
+        packed = np.sort((key << bits) | np.arange(len(ev), dtype=np.int64))
+        order, sk = packed & ((1 << bits) - 1), packed >> bits
+    else:
+        order = np.argsort(key, kind="stable")  # equal keys stay in time order
+        sk = key[order]
     run_new = np.r_[True, sk[1:] != sk[:-1]]
     signal = ~noise[order]
     before = np.cumsum(signal) - signal  # signal events before each sorted position
@@ -322,9 +331,18 @@ def _dict_list(offsets: np.ndarray, codes: np.ndarray, dictionary: pa.Array) -> 
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.DictionaryArray.from_arrays(idx, dictionary))
 
 
-def _num_list(offsets: np.ndarray, values: np.ndarray, typ: pa.DataType) -> pa.ListArray:
-    arr = pa.array(values, typ, from_pandas=True) if typ == pa.float64() else pa.array(values, typ)
+def _num_list(offsets: np.ndarray, values: np.ndarray | None, typ: pa.DataType) -> pa.ListArray:
+    """``values`` None: every value is null (a column the log does not have)."""
+    if values is None:
+        arr = pa.nulls(int(offsets[-1]), typ)
+    else:
+        arr = pa.array(values, typ, from_pandas=True) if typ == pa.float64() else pa.array(values, typ)
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), arr)
+
+
+def all_nan(values: np.ndarray) -> bool:
+    """Every value unknown (NaN): cheap when the first one is known."""
+    return bool(len(values)) and bool(np.isnan(values[0])) and bool(np.isnan(values).all())
 
 
 def _table(ctx: Context, ev: Events, sel, pos, split, hist_start, cands, labels, discovery) -> pa.Table:
@@ -346,9 +364,9 @@ def _table(ctx: Context, ev: Events, sel, pos, split, hist_start, cands, labels,
         _dict_list(offsets, ev.item[hist], ctx.item_ids),
         _num_list(offsets, ev.timestamp[hist], pa.int64()),
         _dict_list(offsets, ev.engagement[hist], ev.engagements),
-        _num_list(offsets, ev.duration[hist], pa.float64()),
+        _num_list(offsets, None if all_nan(ev.duration) else ev.duration[hist], pa.float64()),
         _dict_list(offsets, ev.device[hist], ev.devices),
-        _num_list(offsets, ev.rating[hist], pa.float64()),
+        _num_list(offsets, None if all_nan(ev.rating) else ev.rating[hist], pa.float64()),
     ]
     return pa.Table.from_arrays(cols, schema=WRITE_SCHEMA)
 
@@ -408,4 +426,5 @@ def training_stats(ev: Events, ctx: Context, pairs: bool) -> tuple[np.ndarray, o
         return counts, None
     bounds = np.flatnonzero(np.r_[True, users[1:] != users[:-1], True])
     seqs = [items[a:b].astype(np.int64) for a, b in zip(bounds[:-1], bounds[1:])]
+    from .cooccurrence import CoOccurrence
     return counts, CoOccurrence(ctx.n_items).pair_counts(seqs)

@@ -29,33 +29,62 @@ _OPTIONS = dict(compression="lz4", use_dictionary=list(DICT_LISTS) + ["split"], 
                 write_statistics=["task_id", "user_id", "split", "target_time"], data_page_version="2.0")
 
 
+def _canonical_codes(idx: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
+    """Codes into ``dictionary`` (-1 = null) -> dictionary = the sorted distinct values present."""
+    null = idx < 0
+    has_null = bool(null.any())
+    counts = np.bincount(idx + 1, minlength=len(dictionary) + 1)[1:] if has_null else \
+        np.bincount(idx, minlength=len(dictionary))
+    present = np.flatnonzero(counts)
+    words = dictionary.take(pa.array(present))
+    order = np.asarray(pc.sort_indices(words))
+    remap = np.zeros(len(dictionary) + 1, np.int32)  # the last slot: what idx -1 (null) reads
+    remap[present[order]] = np.arange(len(present), dtype=np.int32)
+    new = pa.array(remap[idx], mask=null if has_null else None)
+    return pa.DictionaryArray.from_arrays(new, words.take(pa.array(order)))
+
+
 def _canonical(values: pa.Array) -> pa.DictionaryArray:
     """Dictionary-encode with the dictionary = the sorted distinct values present."""
     if not pa.types.is_dictionary(values.type):
         values = pc.dictionary_encode(values)
-    idx = values.indices.to_numpy(zero_copy_only=False)
-    valid = ~np.asarray(values.is_null())
-    idx = np.where(valid, idx, 0).astype(np.int64)
-    present = np.flatnonzero(np.bincount(idx[valid], minlength=len(values.dictionary)))
-    words = values.dictionary.take(pa.array(present))
-    order = np.asarray(pc.sort_indices(words))
-    remap = np.zeros(max(1, len(values.dictionary)), np.int32)
-    remap[present[order]] = np.arange(len(present), dtype=np.int32)
-    new = pa.array(remap[idx], mask=~valid if not valid.all() else None)
-    return pa.DictionaryArray.from_arrays(new, words.take(pa.array(order)))
+    return _canonical_codes(_codes(values), values.dictionary)
 
 
-def _dict_list(col: pa.ChunkedArray) -> pa.ListArray:
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    offsets = np.asarray(arr.offsets) - np.asarray(arr.offsets)[0]
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), _canonical(arr.flatten()))
+def _codes(values: pa.DictionaryArray) -> np.ndarray:
+    idx = values.indices
+    if idx.null_count:
+        return np.where(np.asarray(idx.is_null()), -1, idx.fill_null(0).to_numpy()).astype(np.int32)
+    return idx.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+
+
+def _dict_list(col: pa.ChunkedArray | pa.ListArray) -> pa.ListArray:
+    """One list<dictionary> array of a column's chunks, the dictionary canonical. Chunks that
+    share one dictionary (the engines' item ids, engagements, devices) are joined as numpy codes;
+    others are combined by Arrow first."""
+    chunks = [c for c in (col.chunks if isinstance(col, pa.ChunkedArray) else [col]) if len(c)] or \
+        [col.chunks[0] if isinstance(col, pa.ChunkedArray) and col.num_chunks else pa.array([], col.type)]
+    flats = [c.flatten() for c in chunks]
+    first = flats[0]
+    same = pa.types.is_dictionary(first.type) and all(
+        f.dictionary is first.dictionary or f.dictionary.equals(first.dictionary) for f in flats[1:])
+    if not same:
+        arr = pa.chunked_array(chunks, chunks[0].type).combine_chunks()
+        offsets = np.asarray(arr.offsets) - np.asarray(arr.offsets)[0]
+        return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), _canonical(arr.flatten()))
+    offs, base = [np.zeros(1, np.int32)], 0
+    for c in chunks:
+        o = np.asarray(c.offsets)
+        offs.append((o[1:] - o[0] + base).astype(np.int32))
+        base += int(o[-1] - o[0])
+    codes = np.concatenate([_codes(f) for f in flats]) if len(flats) > 1 else _codes(first)
+    return pa.ListArray.from_arrays(pa.array(np.concatenate(offs)), _canonical_codes(codes, first.dictionary))
 
 
 def write_form(table: pa.Table) -> pa.Table:
     """A task table (TASK_SCHEMA or WRITE_SCHEMA) as written: one chunk per column (page cuts
     follow chunks), canonical dictionaries."""
-    table = table.combine_chunks()
-    cols = [_dict_list(table[f.name]) if f.name in DICT_LISTS else table[f.name].cast(f.type)
+    cols = [_dict_list(table[f.name]) if f.name in DICT_LISTS else table[f.name].combine_chunks().cast(f.type)
             for f in WRITE_SCHEMA]
     return pa.Table.from_arrays(cols, schema=WRITE_SCHEMA)
 
