@@ -143,23 +143,17 @@ def cmd_tasks(args) -> None:
         print(json.dumps({**tasks.meta, "n_tasks": len(tasks), "n_candidates": tasks.n_candidates}, indent=2))
 
 
-#: verbalrec train <stage>: its help line (the parser lists the stages without importing them).
-TRAIN_HELP = {"warmstart": "dense LM warm start of a small in-project model (TRL SFTTrainer)",
-              "sft-verbalizer": "warm start of the Verbalizer on heuristic targets",
-              "verbalizer": "Stage 1: GRPO on the Verbalizer, oracle-rewarded",
-              "reasoner": "Stage 2: GRPO on the Reasoner over a frozen Verbalizer"}
-
-
 def _train_stages():
-    """verbalrec train <stage>: (config class, run function, help) per stage."""
+    """verbalrec train <stage>: (config class, run function) per stage."""
     from .train.grpo_config import Stage1Config, Stage2Config
     from .train.sft_verbalizer import VerbalizerSFTConfig, sft_verbalizer
     from .train.stage1 import train_verbalizer
     from .train.stage2 import train_reasoner
     from .train.warmstart import WarmStartConfig, warm_start
-    runs = {"warmstart": (WarmStartConfig, warm_start), "sft-verbalizer": (VerbalizerSFTConfig, sft_verbalizer),
-            "verbalizer": (Stage1Config, train_verbalizer), "reasoner": (Stage2Config, train_reasoner)}
-    return {k: (*runs[k], TRAIN_HELP[k]) for k in TRAIN_HELP}
+    return {"warmstart": (WarmStartConfig, warm_start, "dense LM warm start of a small in-project model (TRL SFTTrainer)"),
+            "sft-verbalizer": (VerbalizerSFTConfig, sft_verbalizer, "warm start of the Verbalizer on heuristic targets"),
+            "verbalizer": (Stage1Config, train_verbalizer, "Stage 1: GRPO on the Verbalizer, oracle-rewarded"),
+            "reasoner": (Stage2Config, train_reasoner, "Stage 2: GRPO on the Reasoner over a frozen Verbalizer")}
 
 
 def cmd_train(args) -> None:
@@ -245,16 +239,9 @@ def cmd_report(args) -> None:
     print(f"wrote {html_path} and {md_path}")
 
 
-def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    """The whole parser; given ``argv``, only its command gets its config fields (the other
-    commands are listed, not built: ``tasks build`` does not import the training stack)."""
+def build_parser() -> argparse.ArgumentParser:
     from .config import add_fields
     from .tasks import TaskProtocol
-    wanted = None if argv is None else next((a for a in argv if not a.startswith("-")), None)
-
-    def full(cmd: str) -> bool:
-        return wanted is None or wanted == cmd
-
     parser = argparse.ArgumentParser(prog="verbalrec", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
 
@@ -313,20 +300,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="warm start, Stage 1 (verbalizer GRPO), Stage 2 (reasoner GRPO)")
     trsub = train.add_subparsers(dest="train_cmd", required=True)
-    stages = _train_stages() if full("train") else {}
-    for stage, help_text in TRAIN_HELP.items():
+    for stage, (cls, _, help_text) in _train_stages().items():
         p = trsub.add_parser(stage, help=help_text)
-        if stages:
-            p.add_argument("--config", help="YAML with the fields below (flags override it)")
-            p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
-            add_fields(p, stages[stage][0])
+        p.add_argument("--config", help="YAML with the fields below (flags override it)")
+        p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+        add_fields(p, cls)
 
     lpt = sub.add_parser("langptune", help="LangPTune: GRPO profile writer on an embedding recommender, + comparison")
-    if full("langptune"):
-        lpt.add_argument("--config", help="YAML with the fields below (flags override it)")
-        lpt.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
-        from .train.langptune_config import LangPTuneConfig
-        add_fields(lpt, LangPTuneConfig, exclude=("policy",))
+    lpt.add_argument("--config", help="YAML with the fields below (flags override it)")
+    lpt.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    from .train.langptune_config import LangPTuneConfig
+    add_fields(lpt, LangPTuneConfig, exclude=("policy",))
 
     demo = sub.add_parser("demo", help="the main job: ml-100k, paper tasks, every baseline")
     demo.add_argument("source", nargs="?", default="ml-100k")
@@ -340,11 +324,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                          "defaults shown are ReproduceConfig's own; a preset sets most fields (see "
                          "src/verbalrec/reproduce/presets/). Stage budgets are YAML sections (warmstart, sft, "
                          "stage1, stage2, langptune).")
-    if full("reproduce"):
-        rep.add_argument("--config", default="ml100k-cpu",
-                         help="a preset (ml100k-cpu, synthetic-cpu, gpu) or a YAML file of ReproduceConfig fields")
-        from .reproduce.config import ReproduceConfig
-        add_fields(rep, ReproduceConfig)
+    rep.add_argument("--config", default="ml100k-cpu",
+                     help="a preset (ml100k-cpu, synthetic-cpu, gpu) or a YAML file of ReproduceConfig fields")
+    from .reproduce.config import ReproduceConfig
+    add_fields(rep, ReproduceConfig)
 
     report = sub.add_parser("report", help="rebuild report.html and report.md from a run's report.json")
     report.add_argument("run", metavar="RUN_DIR_OR_JSON", help="run folder holding report.json, or the JSON file")
@@ -353,8 +336,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(argv).parse_args(argv)
+    args = build_parser().parse_args(argv)
     handler = {"data": cmd_data, "tasks": cmd_tasks, "verbalize": cmd_verbalize, "eval": cmd_eval,
                "train": cmd_train, "demo": cmd_demo, "reproduce": cmd_reproduce, "report": cmd_report,
                "langptune": cmd_langptune}[args.cmd]
