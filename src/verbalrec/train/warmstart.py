@@ -54,9 +54,9 @@ class WarmStartConfig:
     max_tasks: int = field(default=0, metadata=_h("use at most this many training tasks (0 = all)"))
     epochs: float = field(default=1.0, metadata=_h("passes over the corpus"))
     max_steps: int = field(default=-1, metadata=_h("stop after this many optimizer steps (-1 = epochs decide)"))
-    batch_size: int = field(default=4, metadata=_h("packed sequences per optimizer step (4: twice the updates of 8 for the "
+    batch_size: int = field(default=2, metadata=_h("packed sequences per optimizer step (2: four times the updates of 8 for the "
                 "same tokens; docs/reasoner.md)"))
-    learning_rate: float = field(default=4.2e-3, metadata=_h("peak learning rate (cosine decay, 5% warm-up)"))
+    learning_rate: float = field(default=3e-3, metadata=_h("peak learning rate (cosine decay, 5% warm-up)"))
     save_steps: int = field(default=100, metadata=_h("checkpoint every this many steps (resume continues from the last)"))
     seed: int = field(default=0, metadata=_h("seed of the corpus, tokenizer/model init, data order and dropout"))
     report_to: str = field(default="none", metadata=_h("none, tensorboard or wandb (TRL's report_to)"))
