@@ -37,7 +37,7 @@ def main() -> None:
     train = load_tasks(a.tasks).split("train")
     cfg = WarmStartConfig(tasks=a.tasks, out="unused", max_length=a.max_length)
     catalog = Catalog(train.catalog)
-    work = tempfile.mkdtemp()
+    work = os.path.join(tempfile.mkdtemp(), "model")  # build_and_save refuses an existing folder
     build_and_save(corpus(train, cfg), work, cfg.size, vocab_size=cfg.vocab_size, seed=0,
                    phrases=[catalog.title(i) for i in catalog.rows])
     model, tok = load_causal_lm(work, padding_side="right")

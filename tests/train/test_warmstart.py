@@ -152,3 +152,28 @@ def test_plain_loss_trainer_computes_trls_loss_and_gradients(task_dir, tmp_path)
     (fused, g_fused), (plain, g_plain) = results
     assert abs(fused - plain) < 1e-4 * max(1.0, abs(fused))
     assert torch.allclose(g_fused, g_plain, atol=1e-5, rtol=1e-3)
+
+
+def test_pretokenized_corpus_packs_exactly_like_trls_text_path(task_dir, tmp_path):
+    """``lm_dataset`` skips TRL's per-example maps; the packed rows the trainer sees are unchanged,
+    and a corpus built from a reused ``corpus_history`` is the corpus built from scratch."""
+    from datasets import Dataset
+    from trl import SFTConfig
+
+    from verbalrec.models import load_causal_lm
+    from verbalrec.tasks import load_tasks
+    from verbalrec.train.sft_trainer import sft_trainer_class
+    from verbalrec.train.warmstart import corpus_history, lm_dataset
+    train = load_tasks(task_dir).split("train")
+    c = cfg(task_dir, "o")
+    model_dir = warm_start(cfg(task_dir, tmp_path / "m", max_steps=1))
+    model, tok = load_causal_lm(model_dir, padding_side="right")
+    texts = corpus(train, c, tok)
+    assert texts == corpus(train, c, tok, corpus_history(train, c))
+    rows = []
+    for data in (Dataset.from_dict({"text": texts}), lm_dataset(texts, tok)):
+        args = SFTConfig(output_dir=str(tmp_path / "o"), max_length=64, use_cpu=True, bf16=False, report_to="none",
+                         packing=True, packing_strategy="wrapped")
+        ds = sft_trainer_class()(model=model, args=args, processing_class=tok, train_dataset=data).train_dataset
+        rows.append(ds["input_ids"])
+    assert rows[0] == rows[1] and len(rows[0]) > 1

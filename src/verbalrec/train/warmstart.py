@@ -120,20 +120,40 @@ def prompt_documents(train: TaskSet, mix: VerbalizationMix, share: float, tokeni
     return docs
 
 
-def corpus(train: TaskSet, cfg: WarmStartConfig, tokenizer=None) -> list[str]:
-    """The warm start's texts, shuffled; the same seed gives the same list."""
+def corpus_history(train: TaskSet, cfg: WarmStartConfig) -> tuple[list[str], tuple]:
+    """The history documents and the seeded generator's state after them (they do not depend on
+    the tokenizer, so the tokenizer's corpus and the training corpus share them)."""
     rng = random.Random(cfg.seed)
+    docs = history_documents(train, Catalog(train.catalog), cfg.history_passes, cfg.window, cfg.subset_p, rng)
+    return docs, rng.getstate()
+
+
+def corpus(train: TaskSet, cfg: WarmStartConfig, tokenizer=None, history: tuple | None = None) -> list[str]:
+    """The warm start's texts, shuffled; the same seed gives the same list (``history``: a
+    ``corpus_history`` result to reuse)."""
+    docs, state = history or corpus_history(train, cfg)
+    rng = random.Random()
+    rng.setstate(state)
     mix = VerbalizationMix(Catalog(train.catalog), cfg.mix, cfg.subset_p)
-    texts = history_documents(train, mix.catalog, cfg.history_passes, cfg.window, cfg.subset_p, rng)
-    texts += prompt_documents(train, mix, cfg.prompt_share, tokenizer, cfg.max_length, rng)
+    texts = docs + prompt_documents(train, mix, cfg.prompt_share, tokenizer, cfg.max_length, rng)
     rng.shuffle(texts)
     return texts
+
+
+def lm_dataset(texts: list[str], tokenizer):
+    """TRL's language-modeling preparation (EOS appended, tokenized, labels = input_ids) in one
+    batched tokenizer call: ``SFTTrainer`` skips its per-example maps for a dataset that has
+    ``input_ids`` and ``labels`` (15 s -> 3 s for the ml-100k corpus, docs/reasoner.md)."""
+    from datasets import Dataset
+
+    eos = tokenizer.eos_token
+    ids = tokenizer([t if t.endswith(eos) else t + eos for t in texts])["input_ids"]
+    return Dataset.from_dict({"input_ids": ids, "labels": ids})
 
 
 def warm_start(cfg: WarmStartConfig, resume: bool = False) -> Path:
     """Build (or resume) the model in ``cfg.out`` and train it on the dense corpus."""
     import torch
-    from datasets import Dataset
     from trl import SFTConfig
 
     from ..models import build_and_save, load_causal_lm
@@ -146,25 +166,26 @@ def warm_start(cfg: WarmStartConfig, resume: bool = False) -> Path:
     if len(train) == 0:
         raise InputError("no training tasks", file=cfg.tasks, fix="build tasks with a train split")
     out, ckpt = Path(cfg.out), Path(cfg.out) / "checkpoints"
+    history = corpus_history(train, cfg)
     if not (out / "config.json").exists():
         # the tokenizer learns from the corpus itself (built without truncation for this purpose)
         catalog = Catalog(train.catalog)
         titles = [catalog.title(i) for i in catalog.rows] if cfg.item_tokens else []
-        distributed.on_main(lambda: build_and_save(corpus(train, cfg), out, cfg.size, vocab_size=cfg.vocab_size or None,
+        distributed.on_main(lambda: build_and_save(corpus(train, cfg, history=history), out, cfg.size, vocab_size=cfg.vocab_size or None,
                                                    seed=cfg.seed, phrases=titles))  # one builder; the others load it
     elif not resume and not ckpt.exists():
         raise InputError("model directory exists", file=out, fix="pass --resume to continue it, or a new --out")
     model, tokenizer = load_causal_lm(out, padding_side="right")
     model.train()
-    texts = corpus(train, cfg, tokenizer)
+    texts = corpus(train, cfg, tokenizer, history)
     args = SFTConfig(output_dir=str(ckpt), max_length=cfg.max_length, per_device_train_batch_size=cfg.batch_size,
                      num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, learning_rate=cfg.learning_rate,
                      lr_scheduler_type="cosine", warmup_steps=0.05, weight_decay=0.01, logging_steps=10,
                      save_steps=cfg.save_steps, save_total_limit=2, seed=cfg.seed, data_seed=cfg.seed,
                      use_cpu=not torch.cuda.is_available(), bf16=False, report_to=cfg.report_to,
-                     dataset_text_field="text", packing=True, packing_strategy="wrapped",
+                     packing=True, packing_strategy="wrapped",
                      disable_tqdm=False, activation_checkpointing=False)  # TRL defaults it on: a re-forward per step
-    trainer = sft_trainer_class()(model=model, args=args, train_dataset=Dataset.from_dict({"text": texts}),
+    trainer = sft_trainer_class()(model=model, args=args, train_dataset=lm_dataset(texts, tokenizer),
                          processing_class=tokenizer)
     t0 = time.perf_counter()
     has_ckpt = resume and ckpt.exists() and any(ckpt.glob("checkpoint-*"))
