@@ -91,7 +91,10 @@ def curve(run_dir: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tasks", required=True)
-    ap.add_argument("--oracle", required=True, help="frozen oracle Reasoner (a model directory); also the policy's start")
+    ap.add_argument("--oracle", required=True, help="frozen oracle Reasoner (a model directory, or with --oracle-mode "
+                    "embedding a sentence-transformers name/directory)")
+    ap.add_argument("--oracle-mode", default="likelihood", help="likelihood (the in-project LM) or embedding (MiniLM)")
+    ap.add_argument("--policy", default="", help="the policy's start (default: the oracle's weights)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--work", default="runs/bench-stage1")
     ap.add_argument("--max-length", type=int, default=640, help="the Reasoner's token budget")
@@ -103,10 +106,11 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=4)
     ap.add_argument("--alpha", type=float, default=0.9)
     ap.add_argument("--limit", type=int, default=0, help="score the first N test tasks (0 = all)")
-    ap.add_argument("--no-second", action="store_true", help="skip the MiniLM second Reasoner")
+    ap.add_argument("--second", default="", help="the second Reasoner: MiniLM when the oracle is an LM, the policy's "
+                    "own LM (likelihood) when the oracle is MiniLM; 'none' skips it")
     a = ap.parse_args()
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    work = Path(a.work)
+    work, policy = Path(a.work), a.policy or a.oracle
     tasks = load_tasks(a.tasks)
     test = tasks.split("test")
     test = test.head(a.limit) if a.limit else test
@@ -117,7 +121,8 @@ def main() -> None:
         for seed in [int(s) for s in a.seeds.split(",")]:
             out = work / f"action-s{seed}"
             if not (out / "verbalrec_run.json").exists():
-                cfg = Stage1Config(tasks=a.tasks, out=str(out), policy=a.oracle, oracle=a.oracle, kind="action",
+                cfg = Stage1Config(tasks=a.tasks, out=str(out), policy=policy, oracle=a.oracle, oracle_mode=a.oracle_mode,
+                                   kind="action",
                                    decisions=tuple(a.decisions.split(",")), max_steps=a.steps,
                                    num_generations=a.generations, prompts_per_step=a.prompts,
                                    learning_rate=a.learning_rate, beta=0.0, alpha=a.alpha, seed=seed,
@@ -133,11 +138,13 @@ def main() -> None:
             t0 = time.perf_counter()
             texts[name] = dict(zip([t.task_id for t in test.tasks()], w.verbalize(test.tasks())))
             log(f"{name}: verbalized in {time.perf_counter() - t0:.0f} s")
-        readers = {"oracle": make_reasoner("likelihood", a.oracle, tasks.catalog, max_length=a.max_length)}
-        if not a.no_second:
-            from verbalrec.reason.embedding import EmbeddingReasoner, load_embedding_model
-            readers["minilm"] = EmbeddingReasoner(load_embedding_model(), tasks.catalog).fit(tasks.split("train"))
-        doc = {"command": " ".join(sys.argv), "tasks": a.tasks, "oracle": a.oracle, "n_tasks": len(test),
+        readers = {"oracle": make_reasoner(a.oracle_mode, a.oracle, tasks.catalog, max_length=a.max_length)}
+        if a.second != "none":
+            second = ("likelihood", a.second or policy) if a.oracle_mode == "embedding" else \
+                ("embedding", a.second or "all-MiniLM-L6-v2")
+            readers[f"second ({second[0]})"] = make_reasoner(*second, tasks.catalog, max_length=a.max_length)
+        doc = {"command": " ".join(sys.argv), "tasks": a.tasks, "oracle": a.oracle, "oracle_mode": a.oracle_mode,
+               "policy": policy, "n_tasks": len(test),
                "max_length": a.max_length, "steps": a.steps, "decisions": a.decisions, "learning_rate": a.learning_rate,
                "generations": a.generations, "prompts_per_step": a.prompts, "alpha": a.alpha,
                "curves": {n: curve(d) for n, d in runs.items()}, "readers": {}}

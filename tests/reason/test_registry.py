@@ -8,7 +8,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from helpers import tiny_catalog  # noqa: E402
 from verbalrec.errors import InputError  # noqa: E402
-from verbalrec.reason import ENDPOINT_MODES, LM_MODES, make_reasoner  # noqa: E402
+from verbalrec.reason import EMBEDDING_MODE, ENDPOINT_MODES, LM_MODES, make_reasoner  # noqa: E402
 from verbalrec.reason.lm import CandidateLikelihoodReasoner, GenerativeReasoner, LabelScoringReasoner  # noqa: E402
 
 
@@ -25,6 +25,17 @@ def test_every_local_mode_by_its_one_name(lm):
     assert set(classes) == set(LM_MODES)
     for mode in LM_MODES:
         assert type(make_reasoner(mode, lm, tiny_catalog(), max_length=256)) is classes[mode]
+
+
+def test_embedding_mode_is_the_shipped_minilm_reader_and_a_stage1_oracle():
+    from verbalrec.reason.embedding import EmbeddingReasoner
+    from verbalrec.train.grpo_config import Stage1Config
+    r = make_reasoner(EMBEDDING_MODE, "all-MiniLM-L6-v2", tiny_catalog())
+    assert isinstance(r, EmbeddingReasoner) and r.model.max_seq_length > 0
+    cfg = Stage1Config(tasks="t", policy="p", oracle="all-MiniLM-L6-v2", out="x", oracle_mode=EMBEDDING_MODE)
+    assert cfg.oracle_mode == EMBEDDING_MODE
+    with pytest.raises(InputError, match="embedding model not found"):
+        make_reasoner(EMBEDDING_MODE, "/no/such/dir", tiny_catalog())
 
 
 def test_every_endpoint_mode_by_its_one_name(tmp_path):

@@ -3,7 +3,7 @@
 from .base import Reasoner, Scores
 from .baselines import ItemKNNRanker, PopularityRanker, RandomRanker
 
-__all__ = ["ENDPOINT_MODES", "LM_MODES", "RANKERS", "ItemKNNRanker", "PopularityRanker", "RandomRanker", "Reasoner",
+__all__ = ["EMBEDDING_MODE", "ENDPOINT_MODES", "LM_MODES", "RANKERS", "ItemKNNRanker", "PopularityRanker", "RandomRanker", "Reasoner",
            "Scores", "is_endpoint", "make_ranker", "make_reasoner"]
 
 RANKERS = ("random", "popularity", "itemknn", "sasrec")
@@ -17,6 +17,10 @@ _LM_CLASSES = {"likelihood": "CandidateLikelihoodReasoner", "label": "LabelScori
                "generative": "GenerativeReasoner"}
 LM_MODES = tuple(_LM_CLASSES)
 ENDPOINT_MODES = ("logprobs", "generative")
+#: A frozen sentence-embedding reader (MiniLM by default): context and candidate titles embedded,
+#: ranked by cosine. Format-general and capacity-bound (256 word pieces), so it can serve as Stage 1's
+#: oracle where the in-project LM reads every wording alike.
+EMBEDDING_MODE = "embedding"
 
 
 def is_endpoint(model: str) -> bool:
@@ -26,8 +30,12 @@ def is_endpoint(model: str) -> bool:
 def make_reasoner(mode: str, model, catalog, *, max_length: int = 2048, batch_size: int = 8,
                   progress: bool = False, served_model: str = "", cache_path: str | None = None):
     """The LM Reasoner of ``mode`` over ``model``: a local model (directory, hub name, ``.gguf``,
-    ``gemma3-270m``, or an already loaded ``(model, tokenizer)``) or an endpoint URL."""
+    ``gemma3-270m``, or an already loaded ``(model, tokenizer)``) or an endpoint URL; mode
+    ``embedding``: a sentence-transformers name or directory (e.g. ``all-MiniLM-L6-v2``)."""
     from ..errors import InputError
+    if mode == EMBEDDING_MODE:
+        from .embedding import EmbeddingReasoner, load_embedding_model
+        return EmbeddingReasoner(load_embedding_model(model), catalog, batch_size=max(batch_size, 64))
     if isinstance(model, str) and is_endpoint(model):
         if mode not in ENDPOINT_MODES:
             raise InputError(f"unknown endpoint reasoner mode '{mode}'", field="mode",
@@ -37,7 +45,8 @@ def make_reasoner(mode: str, model, catalog, *, max_length: int = 2048, batch_si
                               **({"cache_path": cache_path} if cache_path else {}))
         return EndpointReasoner(conf, catalog)
     if mode not in LM_MODES:
-        raise InputError(f"unknown reasoner mode '{mode}'", field="mode", fix=f"use one of {', '.join(LM_MODES)}")
+        raise InputError(f"unknown reasoner mode '{mode}'", field="mode",
+                         fix=f"use one of {', '.join(LM_MODES + (EMBEDDING_MODE,))}")
     from . import lm as lm_reasoners
     lm, tokenizer = model if isinstance(model, tuple) else load_model(model)
     cls = getattr(lm_reasoners, _LM_CLASSES[mode])
