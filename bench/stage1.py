@@ -93,7 +93,7 @@ def main() -> None:
     ap.add_argument("--tasks", required=True)
     ap.add_argument("--oracle", required=True, help="frozen oracle Reasoner (a model directory, or with --oracle-mode "
                     "embedding a sentence-transformers name/directory)")
-    ap.add_argument("--oracle-mode", default="likelihood", help="likelihood (the in-project LM) or embedding (MiniLM)")
+    ap.add_argument("--oracle-mode", default="likelihood", help="likelihood (the in-project LM), embedding (MiniLM) or itemknn-text (kNN over the named titles)")
     ap.add_argument("--policy", default="", help="the policy's start (default: the oracle's weights)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--work", default="runs/bench-stage1")
@@ -138,11 +138,12 @@ def main() -> None:
             t0 = time.perf_counter()
             texts[name] = dict(zip([t.task_id for t in test.tasks()], w.verbalize(test.tasks())))
             log(f"{name}: verbalized in {time.perf_counter() - t0:.0f} s")
-        readers = {"oracle": make_reasoner(a.oracle_mode, a.oracle, tasks.catalog, max_length=a.max_length)}
+        fit = lambda r: r.fit(tasks.split("train")) if hasattr(r, "fit") else r  # noqa: E731  (readers fit on train)
+        readers = {"oracle": fit(make_reasoner(a.oracle_mode, a.oracle, tasks.catalog, max_length=a.max_length))}
         if a.second != "none":
-            second = ("likelihood", a.second or policy) if a.oracle_mode == "embedding" else \
-                ("embedding", a.second or "all-MiniLM-L6-v2")
-            readers[f"second ({second[0]})"] = make_reasoner(*second, tasks.catalog, max_length=a.max_length)
+            second = ("embedding", a.second or "all-MiniLM-L6-v2") if a.oracle_mode == "likelihood" else \
+                ("likelihood", a.second or policy)
+            readers[f"second ({second[0]})"] = fit(make_reasoner(*second, tasks.catalog, max_length=a.max_length))
         doc = {"command": " ".join(sys.argv), "tasks": a.tasks, "oracle": a.oracle, "oracle_mode": a.oracle_mode,
                "policy": policy, "n_tasks": len(test),
                "max_length": a.max_length, "steps": a.steps, "decisions": a.decisions, "learning_rate": a.learning_rate,

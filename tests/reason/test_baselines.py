@@ -29,3 +29,20 @@ def test_random_is_seeded_per_task_and_near_chance():
     a, b = r.score(tasks), r.score(tasks[::-1])
     np.testing.assert_array_equal(a.values, b.values[::-1])
     assert abs((a.predict() == 0).mean() - 0.1) < 0.03
+
+
+def test_text_itemknn_reads_only_the_history_the_text_still_names():
+    from verbalrec.logs.catalog import Catalog
+    from verbalrec.reason.baselines import TextItemKNNRanker, named_history
+    title = lambda i: {"a": "Alpha (1990)", "b": "Beta (1991)", "x": "Xi (1992)"}[i]  # noqa: E731
+    task = make_taskset([{"user_id": 1, "hist_item": ["a", "x", "a", "b"], "target_item": "c",
+                          "candidates": ["c", "y"]}]).tasks()[0]
+    text = "watched alpha (1990) on tv\nbeta (1991)"
+    assert named_history(task, text, title) == ["a", "b"]  # the Xi line and the rewatch were dropped
+    assert named_history(task, "Alpha (1990)\nAlpha (1990)\nXi (1992)", title) == ["a", "a"]  # order is kept
+    assert named_history(task, "", title) == []
+    r = TextItemKNNRanker(Catalog(TRAIN.catalog)).fit(TRAIN)
+    t = TEST.tasks()
+    named = r.score(t, [Catalog(TRAIN.catalog).title("a")]).values
+    np.testing.assert_array_equal(named, ItemKNNRanker().fit(TRAIN).score(t).values)  # names all: as item-kNN
+    np.testing.assert_array_equal(r.score(t, ["nothing named here"]).values, [[0, 0, 0]])

@@ -36,6 +36,9 @@ def test_embedding_mode_is_the_shipped_minilm_reader_and_a_stage1_oracle():
     assert cfg.oracle_mode == EMBEDDING_MODE
     with pytest.raises(InputError, match="embedding model not found"):
         make_reasoner(EMBEDDING_MODE, "/no/such/dir", tiny_catalog())
+    from verbalrec.reason.baselines import TextItemKNNRanker
+    assert isinstance(make_reasoner("itemknn-text", "itemknn", tiny_catalog()), TextItemKNNRanker)
+    assert Stage1Config(tasks="t", policy="p", oracle="itemknn", out="x", oracle_mode="itemknn-text").oracle_mode
 
 
 def test_every_endpoint_mode_by_its_one_name(tmp_path):

@@ -3,7 +3,7 @@
 from .base import Reasoner, Scores
 from .baselines import ItemKNNRanker, PopularityRanker, RandomRanker
 
-__all__ = ["EMBEDDING_MODE", "ENDPOINT_MODES", "LM_MODES", "RANKERS", "ItemKNNRanker", "PopularityRanker", "RandomRanker", "Reasoner",
+__all__ = ["EMBEDDING_MODE", "ENDPOINT_MODES", "LM_MODES", "READER_MODES", "RANKERS", "ItemKNNRanker", "PopularityRanker", "RandomRanker", "Reasoner",
            "Scores", "is_endpoint", "make_ranker", "make_reasoner"]
 
 RANKERS = ("random", "popularity", "itemknn", "sasrec")
@@ -17,10 +17,12 @@ _LM_CLASSES = {"likelihood": "CandidateLikelihoodReasoner", "label": "LabelScori
                "generative": "GenerativeReasoner"}
 LM_MODES = tuple(_LM_CLASSES)
 ENDPOINT_MODES = ("logprobs", "generative")
-#: A frozen sentence-embedding reader (MiniLM by default): context and candidate titles embedded,
-#: ranked by cosine. Format-general and capacity-bound (256 word pieces), so it can serve as Stage 1's
-#: oracle where the in-project LM reads every wording alike.
+#: Frozen readers that are not causal LMs, usable as Stage 1's oracle: ``embedding`` (a
+#: sentence-transformers model, MiniLM by default: context and candidate titles embedded, ranked by
+#: cosine; capacity 256 word pieces) and ``itemknn-text`` (item-kNN over the history items the text
+#: still names, the last 20: it needs ``fit(train)``; its model argument is ignored).
 EMBEDDING_MODE = "embedding"
+READER_MODES = (EMBEDDING_MODE, "itemknn-text")
 
 
 def is_endpoint(model: str) -> bool:
@@ -36,6 +38,9 @@ def make_reasoner(mode: str, model, catalog, *, max_length: int = 2048, batch_si
     if mode == EMBEDDING_MODE:
         from .embedding import EmbeddingReasoner, load_embedding_model
         return EmbeddingReasoner(load_embedding_model(model), catalog, batch_size=max(batch_size, 64))
+    if mode == "itemknn-text":
+        from .baselines import TextItemKNNRanker
+        return TextItemKNNRanker(catalog)
     if isinstance(model, str) and is_endpoint(model):
         if mode not in ENDPOINT_MODES:
             raise InputError(f"unknown endpoint reasoner mode '{mode}'", field="mode",
@@ -46,7 +51,7 @@ def make_reasoner(mode: str, model, catalog, *, max_length: int = 2048, batch_si
         return EndpointReasoner(conf, catalog)
     if mode not in LM_MODES:
         raise InputError(f"unknown reasoner mode '{mode}'", field="mode",
-                         fix=f"use one of {', '.join(LM_MODES + (EMBEDDING_MODE,))}")
+                         fix=f"use one of {', '.join(LM_MODES + READER_MODES)}")
     from . import lm as lm_reasoners
     lm, tokenizer = model if isinstance(model, tuple) else load_model(model)
     cls = getattr(lm_reasoners, _LM_CLASSES[mode])

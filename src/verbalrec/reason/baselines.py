@@ -69,3 +69,39 @@ class ItemKNNRanker:
         rows = [self.model.score(self.index.get_indexer(t.hist_item), self.index.get_indexer(t.candidates),
                                  self.last) for t in tasks]
         return Scores(np.array(rows), np.ones(len(tasks), bool))
+
+
+def named_history(task: Task, text: str, title_of) -> list:
+    """The history items ``text`` still names, in order: each line is matched to the next history
+    event whose title it contains (case-insensitive), so dropped lines drop their events and a
+    rewatch kept twice counts twice."""
+    items, titles, pos = list(task.hist_item), [title_of(i).lower() for i in task.hist_item], 0
+    kept = []
+    for line in text.lower().split("\n"):
+        for j in range(pos, len(items)):
+            if titles[j] and titles[j] in line:
+                kept.append(items[j])
+                pos = j + 1
+                break
+    return kept
+
+
+class TextItemKNNRanker(ItemKNNRanker):
+    """Item-kNN that reads the verbalization instead of the log: only the history items the text
+    still names (``named_history``), the last ``last`` of them. A frozen reader whose capacity is the
+    constraint (20 items), so what a verbalizer keeps changes its answer: dropping noise lets older
+    real items into the window (Stage 1 oracle ``itemknn-text``)."""
+
+    name, uses_text = "itemknn-text", True
+
+    def __init__(self, catalog, window: int = 5, last: int = 20):
+        super().__init__(window, last)
+        from ..logs.catalog import Catalog
+        self.catalog = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
+
+    def score(self, tasks: Sequence[Task], contexts: Sequence[str] | None = None) -> Scores:
+        if contexts is None:
+            return super().score(tasks)
+        rows = [self.model.score(self.index.get_indexer(named_history(t, c, self.catalog.title)),
+                                 self.index.get_indexer(t.candidates), self.last) for t, c in zip(tasks, contexts)]
+        return Scores(np.array(rows), np.ones(len(tasks), bool))

@@ -17,7 +17,7 @@ from ..compression import PLATEAU_HIGH, PLATEAU_LOW
 from ..config import check as _check
 from ..config import help_meta as _h
 from ..config import yaml_with_overrides
-from ..reason import EMBEDDING_MODE, ENDPOINT_MODES, LM_MODES, is_endpoint
+from ..reason import ENDPOINT_MODES, LM_MODES, READER_MODES, is_endpoint
 from ..rewards import STAGE1_REWARDS
 from ..verbalize import KINDS, VERBALIZERS
 
@@ -114,8 +114,9 @@ class Stage1Config(GRPOCommon):
     faithfulness_gate: bool = field(default=True, metadata=_h(
         "rewrite kind: a text that names none of the history's titles earns 0 on every reward term"))
     oracle_mode: str = field(default="", metadata=_h(
-        "local oracle: likelihood (default), label, generate, or embedding (oracle = a sentence-transformers name "
-        "or directory, e.g. all-MiniLM-L6-v2); endpoint: logprobs (default) or generate"))
+        "local oracle: likelihood (default), label, generate; embedding (oracle = a sentence-transformers name "
+        "or directory, e.g. all-MiniLM-L6-v2) or itemknn-text (item-kNN over the titles the text names); endpoint: "
+        "logprobs (default) or generate"))
     oracle_model: str = field(default="", metadata=_h("endpoint only: the served model name"))
     oracle_max_length: int = field(default=2048, metadata=_h("oracle prompt tokens (oldest context cut first)"))
     oracle_batch_size: int = field(default=16, metadata=_h("oracle forward batch size (label/generate modes)"))
@@ -141,7 +142,7 @@ class Stage1Config(GRPOCommon):
                and len(set(self.decisions)) == len(self.decisions), f"bad decisions {list(self.decisions)}",
                "decisions", "use two or more of keep, drop, enrich")
         _check(bool(self.oracle.strip()), "must be given", "oracle", "set a model directory or endpoint URL")
-        modes = ENDPOINT_MODES if is_endpoint(self.oracle) else LM_MODES + (EMBEDDING_MODE,)
+        modes = ENDPOINT_MODES if is_endpoint(self.oracle) else LM_MODES + READER_MODES
         self.oracle_mode = self.oracle_mode or modes[0]
         _check(self.oracle_mode in modes, f"oracle_mode '{self.oracle_mode}' does not fit this oracle", "oracle_mode",
                f"use one of {modes}")

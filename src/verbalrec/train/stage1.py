@@ -109,9 +109,10 @@ class PolicyPostprocess:
         return self._texts
 
 
-def make_oracle(cfg: Stage1Config, catalog: Catalog, out: Path):
-    """The frozen oracle Reasoner: an endpoint (async by default) or a local LM, by ``reason.make_reasoner``."""
-    from ..reason import is_endpoint, make_reasoner
+def make_oracle(cfg: Stage1Config, catalog: Catalog, out: Path, train=None):
+    """The frozen oracle Reasoner: an endpoint (async by default), a local LM or a reader
+    (``READER_MODES``, fit on ``train``), by ``reason.make_reasoner``."""
+    from ..reason import READER_MODES, is_endpoint, make_reasoner
     if is_endpoint(cfg.oracle):
         from ..reason.endpoint import EndpointConfig, EndpointReasoner
         from ..reason.endpoint_async import AsyncEndpointReasoner
@@ -119,9 +120,10 @@ def make_oracle(cfg: Stage1Config, catalog: Catalog, out: Path):
                               mode=cfg.oracle_mode,
                               cache_path=str(out / "oracle_cache.sqlite"))
         return (AsyncEndpointReasoner if cfg.oracle_async else EndpointReasoner)(conf, catalog)
-    return make_reasoner(cfg.oracle_mode, cfg.oracle, catalog, max_length=cfg.oracle_max_length,
-                         batch_size=cfg.oracle_batch_size, served_model=cfg.oracle_model,
-                         cache_path=str(out / "oracle_cache.sqlite"))
+    oracle = make_reasoner(cfg.oracle_mode, cfg.oracle, catalog, max_length=cfg.oracle_max_length,
+                           batch_size=cfg.oracle_batch_size, served_model=cfg.oracle_model,
+                           cache_path=str(out / "oracle_cache.sqlite"))
+    return oracle.fit(train) if cfg.oracle_mode in READER_MODES and train is not None else oracle
 
 
 def stage1_rewards(cfg: Stage1Config, oracle, postprocess) -> tuple[list, list[float]]:
@@ -159,7 +161,7 @@ def train_verbalizer(cfg: Stage1Config, resume: bool = False) -> Path:
     else:
         rows = verbalizer_rows(train, verbalizer, tokenizer, cfg.use_chat_template)
         postprocess = PolicyPostprocess(verbalizer, train.tasks())
-    funcs, weights = stage1_rewards(cfg, make_oracle(cfg, catalog, out), postprocess)
+    funcs, weights = stage1_rewards(cfg, make_oracle(cfg, catalog, out, tasks.split("train")), postprocess)
     return run_grpo(cfg, stage="stage1-verbalizer", model=model, tokenizer=tokenizer, reward_funcs=funcs,
                     reward_weights=weights, dataset=Dataset.from_list(rows),
                     data_hash=tasks.meta.get("data_hash", "unknown"), resume=resume, rollout_func=rollout,
