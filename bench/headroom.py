@@ -1,0 +1,66 @@
+"""Benchmark: is there headroom for a verbalizer under a reader? Before training Stage 1 against an
+oracle, score the template and the drop-noise executor (the heuristic's keep/drop, perfect noise
+removal on synthetic logs) under each frozen reader, paired on the same test tasks. A reader under
+which drop-noise is not above the template cannot teach a verbalizer to remove noise.
+
+    python bench/headroom.py --tasks <synthetic H=100 tasks> --lm <warm-started Reasoner> \\
+        --budgets 256,384,640 --knn-last 5,10,20 --out docs/results/stage1/headroom-synthetic-h100.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from verbalrec.atomic import write_json  # noqa: E402
+from verbalrec.evaluate.loop import evaluate  # noqa: E402
+from verbalrec.logs.catalog import Catalog  # noqa: E402
+from verbalrec.models.threads import cpu_threads  # noqa: E402
+from verbalrec.reason import make_reasoner  # noqa: E402
+from verbalrec.reason.baselines import TextItemKNNRanker  # noqa: E402
+from verbalrec.tasks import load_tasks  # noqa: E402
+from verbalrec.verbalize import make_verbalizer  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from stage1 import DropNoise  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tasks", required=True)
+    ap.add_argument("--lm", default="", help="an LM Reasoner directory (likelihood mode); empty: skip")
+    ap.add_argument("--budgets", default="256,384,640", help="LM token budgets")
+    ap.add_argument("--knn-last", default="5,10,20", help="itemknn-text: how many named items it reads")
+    ap.add_argument("--minilm", action="store_true", help="also the MiniLM embedding reader")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    tasks = load_tasks(a.tasks)
+    test, train, catalog = tasks.split("test"), tasks.split("train"), Catalog(tasks.catalog)
+    writers = {"template": make_verbalizer("template", tasks.catalog), "drop-noise": DropNoise(catalog)}
+    readers = {f"itemknn-text last {k}": lambda k=int(k): TextItemKNNRanker(catalog, last=k).fit(train)
+               for k in a.knn_last.split(",") if k}
+    if a.lm:
+        readers.update({f"likelihood budget {b}": lambda b=int(b): make_reasoner("likelihood", a.lm, tasks.catalog,
+                                                                                 max_length=b)
+                        for b in a.budgets.split(",") if b})
+    if a.minilm:
+        readers["embedding (MiniLM)"] = lambda: make_reasoner("embedding", "all-MiniLM-L6-v2", tasks.catalog)
+    rows = {}
+    with cpu_threads(1):
+        for name, build in readers.items():
+            reader = build()
+            res = {w: evaluate(test, reader, v, progress=False, system=w) for w, v in writers.items()}
+            d, lo, hi = res["drop-noise"].delta_over(res["template"])
+            rows[name] = {"template": res["template"].summary["recall@1_discovery"],
+                          "drop-noise": res["drop-noise"].summary["recall@1_discovery"],
+                          "delta_pct": d, "delta_pct_ci95": [lo, hi]}
+            print(f"{name}: template {rows[name]['template']:.3f}, drop-noise {rows[name]['drop-noise']:.3f}, "
+                  f"Δ {d:+.1f}% [{lo:+.1f}, {hi:+.1f}]", flush=True)
+    write_json(a.out, {"command": " ".join(sys.argv), "tasks": a.tasks, "n_tasks": len(test), "readers": rows})
+
+
+if __name__ == "__main__":
+    main()
