@@ -3,8 +3,8 @@
 from .base import Reasoner, Scores
 from .baselines import ItemKNNRanker, PopularityRanker, RandomRanker
 
-__all__ = ["EMBEDDING_MODE", "ENDPOINT_MODES", "LM_MODES", "READER_MODES", "RANKERS", "ItemKNNRanker", "PopularityRanker", "RandomRanker", "Reasoner",
-           "Scores", "is_endpoint", "make_ranker", "make_reasoner"]
+__all__ = ["EMBEDDING_MODE", "ENDPOINT_MODES", "LM_MODES", "READER_MODES", "RANKERS", "ItemKNNRanker",
+           "PopularityRanker", "RandomRanker", "Reasoner", "Scores", "is_endpoint", "make_ranker", "make_reasoner"]
 
 RANKERS = ("random", "popularity", "itemknn", "sasrec")
 #: The one vocabulary of LM reasoner modes: `eval --rankers`, Stage 1's `oracle_mode`, reproduce's

@@ -89,8 +89,8 @@ def named_history(task: Task, text: str, title_of) -> list:
 class TextItemKNNRanker(ItemKNNRanker):
     """Item-kNN that reads the verbalization instead of the log: only the history items the text
     still names (``named_history``), the last ``last`` of them. A frozen reader whose capacity is the
-    constraint (20 items), so what a verbalizer keeps changes its answer: dropping noise lets older
-    real items into the window (Stage 1 oracle ``itemknn-text``)."""
+    constraint (20 items), so what a verbalizer keeps changes its answer (Stage 1 oracle
+    ``itemknn-text``; whether dropping a kind of line helps it is measured by ``bench/headroom.py``)."""
 
     name, uses_text = "itemknn-text", True
 
