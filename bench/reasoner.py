@@ -90,6 +90,8 @@ def main() -> None:
     ap.add_argument("--model", help="score this model instead of training one")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--processes", type=int, default=1,
+                    help="train under `accelerate launch` with N processes (each takes --config's batch_size)")
     a = ap.parse_args()
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     work = Path(a.work)
@@ -101,12 +103,12 @@ def main() -> None:
             cfg = WarmStartConfig(**{"max_length": a.max_length, "seed": a.seed, **overrides,
                                      "tasks": str(paper), "out": str(work / f"reasoner-h{a.history_len}-s{a.seed}")})
             t0 = time.perf_counter()
-            model = str(warm_start(cfg))
+            model = str(train(cfg, a.processes))
             wall = round(time.perf_counter() - t0, 1)
             log(f"warm start {wall} s -> {model}")
         res = score(paper, model, a.max_length, a.limit, VERBALIZATIONS, a.seed, log)
         print_table(res.pop("doc"), title=f"ml-100k paper H={a.history_len}, budget {a.max_length} tokens")
-        out = {"warmstart_s": wall, "model": model, "history_len": a.history_len, "max_length": a.max_length,
+        out = {"warmstart_s": wall, "processes": a.processes, "model": model, "history_len": a.history_len, "max_length": a.max_length,
                "seed": a.seed, "command": " ".join(sys.argv), "warmstart": overrides, **res["systems"],
                **{k: v for k, v in res.items() if k != "systems"}}
         if a.long_history:
@@ -118,12 +120,25 @@ def main() -> None:
             llara_dir = tasks_dir(work, "llara", None, a.seed, a.train_tasks_per_user)
             cfg = WarmStartConfig(**{"max_length": a.max_length, "seed": a.seed, **overrides,
                                      "tasks": str(llara_dir), "out": str(work / f"reasoner-llara-s{a.seed}")})
-            llara = score(llara_dir, str(warm_start(cfg)), a.max_length, a.limit, ("template",), a.seed, log)
+            llara = score(llara_dir, str(train(cfg, a.processes)), a.max_length, a.limit, ("template",), a.seed, log)
             print_table(llara.pop("doc"), title="ml-100k llara (last 10, 20 candidates)")
             out["llara"] = {"hr@1_template": llara["systems"]["template"]["hr@1"], **llara,
                             "llara_published_best_hr@1": 0.4526}
     write_json(Path(a.out), out)
     log(f"wrote {a.out}")
+
+
+def train(cfg: WarmStartConfig, processes: int) -> Path:
+    """The warm start in this process, or as the main job launches it with ``num_processes``."""
+    if processes == 1:
+        return warm_start(cfg)
+    from types import SimpleNamespace
+    from verbalrec.reproduce.launch import run_step
+    step_dir = Path(cfg.out).parent / (Path(cfg.out).name + "-launch")
+    step_dir.mkdir(parents=True, exist_ok=True)
+    run_step(SimpleNamespace(num_processes=processes, accelerate_config=None, cpu_threads=1), "warmstart", cfg,
+             step_dir, resume=Path(cfg.out).exists())
+    return Path(cfg.out)
 
 
 def default_warmstart() -> dict:
