@@ -19,6 +19,7 @@ from verbalrec.logs.synthetic import SyntheticConfig, generate
 from verbalrec.tasks import build_tasks, load_tasks, preset, save_tasks
 from verbalrec.tasks import columnar
 from verbalrec.tasks.build import ENGINES, build_to_folder
+from verbalrec.tasks.source import resolve
 
 PROTOCOLS = {"paper": dict(history_len=20, train_tasks_per_user=3),
              "llara-pop": dict(n_candidates=8, negatives="popularity")}
@@ -238,3 +239,37 @@ def test_a_streamed_build_writes_the_same_files_and_refuses_the_same_inputs(tmp_
 def tempfile_dir() -> str:
     import tempfile
     return tempfile.gettempdir()
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_parallel_build_writes_the_bytes_of_the_serial_one(tmp_path, synth, monkeypatch, workers):
+    """Blocks built by several threads and row groups encoded apart, then stitched into one file
+    (stitch.py), must give the file of one thread and one ParquetWriter, byte for byte."""
+    from verbalrec.tasks import writer
+    monkeypatch.setattr(writer, "ROW_GROUP", 50)  # many row groups (and a short last one)
+    monkeypatch.setattr(columnar, "BLOCK_EVENTS", 97)
+    p = preset("paper", history_len=10)
+    log = partitionings(synth, tmp_path)["saved"]
+    prep = columnar.prepare(resolve(log), p)
+    n = writer.write_tasks_file_serial(tmp_path / "serial.parquet", columnar.task_tables(prep, columnar.Totals(), workers=1))
+    assert n > 3 * 50 and pq.ParquetFile(tmp_path / "serial.parquet").metadata.num_row_groups == -(-n // 50)
+    monkeypatch.setattr(writer, "threads", lambda: workers)
+    build_to_folder(log, p, tmp_path / "parallel")
+    assert digest(tmp_path / "parallel" / "tasks.parquet") == digest(tmp_path / "serial.parquet")
+    table = pq.read_table(tmp_path / "serial.parquet")
+    writer.write_tasks_file(tmp_path / "pieces.parquet", [table.slice(i, 13) for i in range(0, n, 13)], workers=workers)
+    assert digest(tmp_path / "pieces.parquet") == digest(tmp_path / "serial.parquet")
+    writer.write_tasks_file(tmp_path / "empty.parquet", [], workers=workers)
+    writer.write_tasks_file_serial(tmp_path / "empty-serial.parquet", [])
+    assert digest(tmp_path / "empty.parquet") == digest(tmp_path / "empty-serial.parquet")
+
+
+def test_the_footer_codec_round_trips_parquet_footers(tmp_path, synth):
+    from verbalrec.tasks import stitch
+    table = build_tasks(synth, preset("paper", history_len=10), progress=False).table
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path, row_group_size=100)
+    data = path.read_bytes()
+    n = int.from_bytes(data[-8:-4], "little")
+    footer = data[len(data) - 8 - n:-8]
+    assert stitch._encode(stitch._decode(footer)) == footer

@@ -9,6 +9,8 @@ through ``kernel.build_block``. Tasks stream into the writer, so the output neve
 from __future__ import annotations
 
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -362,21 +364,42 @@ class Totals:
                 "users_with_tasks": self.users_with_tasks, "users": self.users}
 
 
-def task_tables(prep: Prepared, totals: Totals) -> Iterator[pa.Table]:
-    """The tasks of every block in order; the global checks run after the last block."""
+def _build_block(ev: Events, ctx: Context) -> kernel.Block:
+    t = time.perf_counter()
+    b = kernel.build_block(ev, ctx)
+    _lap("kernel (all blocks)", t)
+    return b
+
+
+def task_tables(prep: Prepared, totals: Totals, workers: int | None = None) -> Iterator[pa.Table]:
+    """The tasks of every block in order; the global checks run after the last block.
+
+    Blocks are built by ``workers`` threads (default: the cores this process may use; numpy and
+    Arrow release the GIL in their loops); their results are taken, and added up, in order."""
+    from .writer import threads
+    workers = workers or threads()
     try:
         t = time.perf_counter()
         if prep.ctx.protocol.negatives != "uniform":
             add_training_stats(prep.ctx, (b for part in prep.parts() for b in blocks(part)))
         _lap("training stats", t)
-        for part in prep.parts():
-            for ev in blocks(part):
-                t = time.perf_counter()
-                b = kernel.build_block(ev, prep.ctx)
-                _lap("kernel (all blocks)", t)
+        with ThreadPoolExecutor(workers) as pool:
+            pending: deque = deque()
+
+            def done():
+                b = pending.popleft().result()
                 totals.add(b)
-                if b.table is not None and b.table.num_rows:
-                    yield b.table
+                return b.table if b.table is not None and b.table.num_rows else None
+
+            for part in prep.parts():
+                for ev in blocks(part):
+                    pending.append(pool.submit(_build_block, ev, prep.ctx))
+                    while len(pending) > workers:
+                        if (table := done()) is not None:
+                            yield table
+            while pending:
+                if (table := done()) is not None:
+                    yield table
         prep.finish()
     finally:
         if prep.buckets is not None:

@@ -8,7 +8,9 @@ so any reader sees ``TASK_SCHEMA``.
 
 from __future__ import annotations
 
+import os
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -20,6 +22,7 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_path
 from .schema import TASK_SCHEMA
+from .stitch import Stitcher
 
 ROW_GROUP = 32768
 DICT_LISTS = ("candidates", "hist_item", "hist_engagement", "hist_device")
@@ -89,8 +92,10 @@ def write_form(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=WRITE_SCHEMA)
 
 
-def row_groups(tables: Iterable[pa.Table], size: int = ROW_GROUP) -> Iterator[pa.Table]:
-    """Re-cut a stream of tables into tables of exactly ``size`` rows (the last may be shorter)."""
+def row_groups(tables: Iterable[pa.Table], size: int | None = None) -> Iterator[pa.Table]:
+    """Re-cut a stream of tables into tables of exactly ``size`` (default ROW_GROUP) rows (the
+    last may be shorter)."""
+    size = size or ROW_GROUP
     buf, n = [], 0
     for t in tables:
         if t is None or not t.num_rows:
@@ -116,24 +121,76 @@ def _write_group(writer: pq.ParquetWriter, group: pa.Table) -> None:
     t1 = time.perf_counter()
     writer.write_table(form, row_group_size=ROW_GROUP)
     t2 = time.perf_counter()
-    TIMINGS["canonical dictionaries"] = TIMINGS.get("canonical dictionaries", 0.0) + t1 - t0
-    TIMINGS["Parquet encode + write"] = TIMINGS.get("Parquet encode + write", 0.0) + t2 - t1
+    _add("canonical dictionaries", t1 - t0)
+    _add("Parquet encode + write", t2 - t1)
 
 
-def write_tasks_file(path: str | Path, tables: Iterable[pa.Table]) -> int:
+def _add(name: str, seconds: float) -> None:
+    TIMINGS[name] = TIMINGS.get(name, 0.0) + seconds
+
+
+def encode_group(group: pa.Table) -> pa.Buffer:
+    """One row group as a whole one-row-group Parquet file, in memory (see stitch.py)."""
+    t0 = time.perf_counter()
+    form = write_form(group)
+    t1 = time.perf_counter()
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, WRITE_SCHEMA, **_OPTIONS) as writer:
+        writer.write_table(form, row_group_size=ROW_GROUP)
+    buf = sink.getvalue()
+    _add("canonical dictionaries", t1 - t0)
+    _add("Parquet encode", time.perf_counter() - t1)
+    return buf
+
+
+def threads() -> int:
+    """Worker threads of a build: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def write_tasks_file(path: str | Path, tables: Iterable[pa.Table], workers: int | None = None) -> int:
     """Write a stream of task tables (in task order) atomically; returns the number of rows.
-    Encoding and writing run in a second thread, beside the producer of ``tables``."""
+
+    Row groups are encoded by ``workers`` threads (default: ``threads()``), each as its own
+    in-memory Parquet file, and stitched in order into the file one writer would have written
+    (same bytes: tests check it against ``write_tasks_file_serial``); ``tables`` is consumed
+    in the calling thread meanwhile."""
+    workers = workers or threads()
     rows = 0
     with atomic_path(path) as tmp:
-        with pq.ParquetWriter(tmp, WRITE_SCHEMA, **_OPTIONS) as writer, ThreadPoolExecutor(1) as pool:
-            pending = None
+        with open(tmp, "wb") as f, ThreadPoolExecutor(workers) as pool:
+            stitcher, pending = None, deque()
             for group in row_groups(tables):
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(_write_group, writer, group)
+                pending.append(pool.submit(encode_group, group))
                 rows += group.num_rows
+                while len(pending) > workers or (pending and pending[0].done()):
+                    stitcher = stitcher or Stitcher(f)
+                    stitcher.add(pending.popleft().result())
+            while pending:
+                stitcher = stitcher or Stitcher(f)
+                stitcher.add(pending.popleft().result())
+            if stitcher is not None:
+                stitcher.close()
+        if not rows:  # no row group: the footer alone, as a writer writes it
+            write_tasks_file_serial(tmp, [])
+    return rows
+
+
+def write_tasks_file_serial(path: str | Path, tables: Iterable[pa.Table]) -> int:
+    """The same file through one ``ParquetWriter`` (its encoding in a second thread)."""
+    rows = 0
+    with pq.ParquetWriter(path, WRITE_SCHEMA, **_OPTIONS) as writer, ThreadPoolExecutor(1) as pool:
+        pending = None
+        for group in row_groups(tables):
             if pending is not None:
                 pending.result()
+            pending = pool.submit(_write_group, writer, group)
+            rows += group.num_rows
+        if pending is not None:
+            pending.result()
     return rows
 
 
