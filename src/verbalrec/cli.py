@@ -131,7 +131,8 @@ def cmd_tasks(args) -> None:
         if args.engine == "columnar" and not _parquet_source(args):
             build_and_save_tasks(_load_log(args), protocol, args.out, args.quiet)
             return
-        from .tasks.build import build_to_folder
+        from .tasks.build import build_to_folder, small_pages
+        small_pages()
         t0 = time.perf_counter()
         source = args.source if _parquet_source(args) else _load_log(args)
         m = build_to_folder(source, protocol, args.out, engine=args.engine)

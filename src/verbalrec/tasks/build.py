@@ -29,6 +29,24 @@ def build_tasks(log: EventLog, protocol: TaskProtocol, progress: bool = True) ->
     return TaskSet(to_task_schema(table), prep.catalog, totals.meta(protocol, log.name))
 
 
+def small_pages() -> bool:
+    """Turn transparent huge pages off for this process (Linux ``PR_SET_THP_DISABLE``).
+
+    A build allocates and frees ~GBs of short-lived arrays; with THP every first touch zeroes
+    a 2 MiB page, and on the bench VM that was 20-40% of the CLI's CPU time (kernel
+    ``clear_page``): measured 5.5-6.3 s -> 2.9 s system time on the 10M-event bench, same
+    bytes, same peak RSS. Only the CLI calls it: it changes the whole process. False where it
+    is not available."""
+    import ctypes
+    import sys
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(41, 1, 0, 0, 0) == 0  # PR_SET_THP_DISABLE
+    except (OSError, AttributeError):
+        return False
+
+
 def build_to_folder(source, protocol: TaskProtocol, out: str | Path, engine: str = "columnar") -> dict:
     """Logs (an EventLog or a Parquet path) -> task folder, streamed; returns the manifest."""
     from .source import resolve

@@ -6,12 +6,17 @@ occur within ``window`` consecutive events of the same user and ``n(x)`` is x's 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:  # scipy is imported when a model is made, not with the package (the CLI's start)
+    import scipy.sparse as sp
 
 
 class CoOccurrence:
     def __init__(self, n_items: int, window: int = 5):
+        import scipy.sparse as sp
         self.n_items, self.window = n_items, window
         self.sim: sp.csr_matrix = sp.csr_matrix((n_items, n_items))
 
@@ -21,6 +26,7 @@ class CoOccurrence:
 
     def pair_counts(self, sequences: list[np.ndarray]) -> tuple[sp.csr_matrix, np.ndarray]:
         """(co-occurrence counts, item counts) of ``sequences``; sums over parts fit the whole."""
+        import scipy.sparse as sp
         rows, cols = [], []
         for seq in sequences:
             for lag in range(1, self.window + 1):
@@ -39,6 +45,7 @@ class CoOccurrence:
         return counts, freq
 
     def fit_counts(self, counts: sp.csr_matrix, freq: np.ndarray) -> "CoOccurrence":
+        import scipy.sparse as sp
         inv = sp.diags(1.0 / np.sqrt(np.maximum(freq, 1)))
         self.sim = (inv @ counts @ inv).tocsr()
         return self
