@@ -124,29 +124,41 @@ def read_table(log: LogFiles) -> pa.Table:
 
 def columns_of(table: pa.Table, item_vocab: pa.Array | None, vocabs: dict | None = None) -> Columns:
     """Codes of a table's events; ``vocabs`` (users, engagements with "play", devices) fixes the
-    codes of a piece of a streamed log, else they are the table's own sorted values."""
+    codes of a piece of a streamed log, else they are the table's own sorted values. The
+    columns are coded by parallel threads (Arrow and numpy release the GIL)."""
     n = table.num_rows
     vocabs = vocabs or {}
     get = lambda c: table[c] if c in table.column_names else None  # noqa: E731
-    user, users = _encode(_dictionary(table["user_id"]), vocabs.get("user_id"))
-    item, items = _encode(_dictionary(table["item_id"]), item_vocab)
-    item_null = table["item_id"].is_null().to_numpy(zero_copy_only=False)
-    if get("engagement") is not None and not pa.types.is_null(table["engagement"].type):
-        eng, engs = _encode(_dictionary(table["engagement"]), vocabs.get("engagement"), normalize_engagement)
-        if (eng < 0).any():  # missing engagement -> play
-            engs = engs if "play" in engs.to_pylist() else pa.concat_arrays([engs, pa.array(["play"])])
-            eng[eng < 0] = engs.to_pylist().index("play")
-    else:
+
+    def engagement():
+        if get("engagement") is not None and not pa.types.is_null(table["engagement"].type):
+            eng, engs = _encode(_dictionary(table["engagement"]), vocabs.get("engagement"), normalize_engagement)
+            if (eng < 0).any():  # missing engagement -> play
+                engs = engs if "play" in engs.to_pylist() else pa.concat_arrays([engs, pa.array(["play"])])
+                eng[eng < 0] = engs.to_pylist().index("play")
+            return eng, engs
         engs = vocabs.get("engagement", pa.array(["play"]))
-        eng = np.full(n, engs.to_pylist().index("play"), np.int32)
-    if get("device") is not None and not pa.types.is_null(table["device"].type):
-        dev, devs = _encode(_dictionary(table["device"]), vocabs.get("device"))
-    else:
-        dev, devs = np.full(n, -1, np.int32), vocabs.get("device", pa.array([], pa.string()))
-    ts = table["timestamp"]
-    return Columns(user, users, pc.cast(ts, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False),
-                   ts.is_null().to_numpy(zero_copy_only=False), item, item_null, items, eng, engs, dev, devs,
-                   _numbers(get("duration_min"), n), _numbers(get("rating"), n))
+        return np.full(n, engs.to_pylist().index("play"), np.int32), engs
+
+    def device():
+        if get("device") is not None and not pa.types.is_null(table["device"].type):
+            return _encode(_dictionary(table["device"]), vocabs.get("device"))
+        return np.full(n, -1, np.int32), vocabs.get("device", pa.array([], pa.string()))
+
+    def timestamp():
+        ts = table["timestamp"]
+        return pc.cast(ts, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), ts.is_null().to_numpy(zero_copy_only=False)
+
+    jobs = [lambda: _encode(_dictionary(table["user_id"]), vocabs.get("user_id")),
+            lambda: _encode(_dictionary(table["item_id"]), item_vocab),
+            lambda: table["item_id"].is_null().to_numpy(zero_copy_only=False),
+            engagement, device, timestamp,
+            lambda: _numbers(get("duration_min"), n), lambda: _numbers(get("rating"), n)]
+    from .writer import threads
+    with ThreadPoolExecutor(min(threads(), len(jobs))) as pool:
+        (user, users), (item, items), item_null, (eng, engs), (dev, devs), (ts, ts_null), dur, rating = \
+            [f.result() for f in [pool.submit(j) for j in jobs]]
+    return Columns(user, users, ts, ts_null, item, item_null, items, eng, engs, dev, devs, dur, rating)
 
 
 # ---------------------------------------------------------------- row checks and order

@@ -32,12 +32,13 @@ if TYPE_CHECKING:  # scipy is imported only by builds with co-occurrence negativ
 SPLIT_NAMES = ("train", "valid", "test")
 TRAIN, VALID, TEST, NONE = 0, 1, 2, -1
 MAX_ROUNDS = 50  # at most 50 * (2*need+8) draws per task; only fail when nearly every item was seen
-#: Seconds per step of build_block, added up over blocks (bench/tasks_steps.py prints them).
+#: CPU seconds (of the building thread) per step of build_block, added up over blocks
+#: (bench/tasks_steps.py prints them): CPU, not wall, so that they mean the same under load.
 TIMINGS: dict[str, float] = {}
 
 
 def _lap(name: str, t0: float) -> float:
-    t = time.perf_counter()
+    t = time.thread_time()
     TIMINGS[name] = TIMINGS.get(name, 0.0) + t - t0
     return t
 
@@ -326,8 +327,9 @@ def leaks(ev: Events, sel: np.ndarray, split: np.ndarray, hist_start: np.ndarray
 # ---------------------------------------------------------------- the block's tasks
 
 def _dict_list(offsets: np.ndarray, codes: np.ndarray, dictionary: pa.Array) -> pa.ListArray:
-    mask = codes < 0
-    idx = pa.array(codes.astype(np.int32), mask=mask if mask.any() else None)
+    codes = codes.astype(np.int32, copy=False)
+    # no 20M-entry mask when no code is -1 (items never are): min() allocates nothing
+    idx = pa.array(codes, mask=codes < 0) if len(codes) and codes.min() < 0 else pa.array(codes)
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.DictionaryArray.from_arrays(idx, dictionary))
 
 
@@ -385,7 +387,7 @@ def build_block(ev: Events, ctx: Context) -> Block:
     block = Block(None, users=len(ev.users))
     if not len(ev):
         return block
-    t = time.perf_counter()
+    t = time.thread_time()
     ukeys = hashing.string_keys(ev.users.to_pylist())
     block.digest = digest(ev, ukeys)
     t = _lap("user keys + digest", t)

@@ -34,8 +34,8 @@ _OPTIONS = dict(compression="lz4", use_dictionary=list(DICT_LISTS) + ["split"], 
 
 def _canonical_codes(idx: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
     """Codes into ``dictionary`` (-1 = null) -> dictionary = the sorted distinct values present."""
-    null = idx < 0
-    has_null = bool(null.any())
+    has_null = bool(len(idx)) and int(idx.min()) < 0  # no mask pass when there is no null
+    null = idx < 0 if has_null else None
     counts = np.bincount(idx + 1, minlength=len(dictionary) + 1)[1:] if has_null else \
         np.bincount(idx, minlength=len(dictionary))
     present = np.flatnonzero(counts)
