@@ -5,6 +5,8 @@ Usage: python bench/tasks_steps.py LOG [--preset paper] [--train-tasks-per-user 
 Prints seconds and the process's peak RSS after each step (imports, resolve, read + code,
 checks + order, per-block kernel parts, write). The writer runs in its own thread beside the
 kernel, so the kernel and write lines overlap; "end to end" is the wall time of the whole build.
+Blocks are built and row groups encoded by one thread per core, so the lines are sums over
+threads; the kernel's own lines ("kernel: ...") are CPU seconds of the building threads.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ def main() -> None:
 
     t = time.perf_counter()
     from verbalrec.tasks import columnar, kernel, writer
-    from verbalrec.tasks.build import build_to_folder  # noqa: F401  (the CLI's import)
+    from verbalrec.tasks.build import build_to_folder, small_pages  # noqa: F401  (the CLI's import)
     from verbalrec.tasks.protocol import preset
     step("imports", T0)
+    small_pages()  # as the CLI does
     protocol = preset(a.preset, train_tasks_per_user=a.train_tasks_per_user)
     timings = columnar.TIMINGS
     timings.clear()

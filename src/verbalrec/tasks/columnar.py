@@ -406,7 +406,7 @@ def task_tables(prep: Prepared, totals: Totals, workers: int | None = None) -> I
             for part in prep.parts():
                 for ev in blocks(part):
                     pending.append(pool.submit(_build_block, ev, prep.ctx))
-                    while len(pending) > workers:
+                    while len(pending) >= workers:
                         if (table := done()) is not None:
                             yield table
             while pending:

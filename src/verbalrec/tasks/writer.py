@@ -157,7 +157,8 @@ def write_tasks_file(path: str | Path, tables: Iterable[pa.Table], workers: int 
     Row groups are encoded by ``workers`` threads (default: ``threads()``), each as its own
     in-memory Parquet file, and stitched in order into the file one writer would have written
     (same bytes: tests check it against ``write_tasks_file_serial``); ``tables`` is consumed
-    in the calling thread meanwhile."""
+    in the calling thread meanwhile. At most ``max(workers, 2)`` row groups are in flight (peak
+    RSS: each holds its tasks, their write form and its encoded bytes)."""
     workers = workers or threads()
     rows = 0
     with atomic_path(path) as tmp:
@@ -166,7 +167,7 @@ def write_tasks_file(path: str | Path, tables: Iterable[pa.Table], workers: int 
             for group in row_groups(tables):
                 pending.append(pool.submit(encode_group, group))
                 rows += group.num_rows
-                while len(pending) > workers or (pending and pending[0].done()):
+                while len(pending) >= max(workers, 2) or (pending and pending[0].done()):
                     stitcher = stitcher or Stitcher(f)
                     stitcher.add(pending.popleft().result())
             while pending:
