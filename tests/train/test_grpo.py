@@ -126,6 +126,16 @@ def test_killed_run_resumes_to_the_same_weights(env, tmp_path):
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)  # ... identically in both runs
 
 
+def test_resuming_a_finished_run_takes_no_more_steps(env, tmp_path):
+    kw = dict(max_steps=2, save_steps=2, beta=0.0, num_generations=2, prompts_per_step=1)
+    full = train_verbalizer(s1(env, tmp_path / "full", **kw))
+    before = weights(full)
+    again = train_verbalizer(s1(env, full, **kw), resume=True)
+    assert sorted(p.name for p in (again / "checkpoints").glob("checkpoint-*")) == ["checkpoint-2"]
+    assert run_of(again)["global_step"] == 2
+    assert all(torch.equal(before[k], weights(again)[k]) for k in before)
+
+
 def test_trl_args_map_the_paper_knobs():
     cfg = Stage1Config(tasks="t", out="o", policy="p", oracle="p", num_generations=4, prompts_per_step=3, alpha=0.7,
                        trl_overrides={"top_p": 0.9})

@@ -13,11 +13,13 @@ run itself (trainer, checkpoints, resume, merged save, provenance).
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
 
 from ..errors import InputError
+from ..models.saved import RUN_FILE
 from ..models.threads import cpu_threads
 from ..tasks.schema import TaskSet
 from . import distributed
@@ -56,6 +58,14 @@ def last_checkpoint(ckpt_dir: Path) -> Path | None:
     return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
+def finished(checkpoint: Path | None) -> bool:
+    """The checkpoint is the run's last step (HF's Trainer, resumed there, still takes one more)."""
+    if checkpoint is None:
+        return False
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    return 0 < state.get("max_steps", 0) <= state.get("global_step", 0)
+
+
 def run_grpo(cfg: GRPOCommon, *, stage: str, model, tokenizer, reward_funcs: list, reward_weights: list[float],
              dataset, data_hash: str, resume: bool, extra: dict | None = None, callbacks: list | None = None,
              rollout_func=None, decision_tokens: list[int] | None = None) -> Path:
@@ -73,6 +83,8 @@ def run_grpo(cfg: GRPOCommon, *, stage: str, model, tokenizer, reward_funcs: lis
     out = Path(cfg.out)
     ckpt_dir = out / CHECKPOINTS
     start = last_checkpoint(ckpt_dir) if resume else None
+    if finished(start) and (out / RUN_FILE).exists():
+        return out  # a finished run resumed: nothing left to train, its model is saved
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=trl_args(cfg, ckpt_dir, reward_weights),
                           train_dataset=dataset, processing_class=tokenizer, peft_config=lora_config(cfg),
                           callbacks=callbacks, **({"rollout_func": rollout_func} if rollout_func else {}))
