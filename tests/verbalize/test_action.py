@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from helpers import make_taskset
-from verbalrec.verbalize.action import (DEFAULT_ACTION, action_prompt, compact_time, execute_actions,
+from verbalrec.verbalize.action import (DEFAULT_ACTION, SHORT, action_prompt, compact_time, execute_actions,
                                         format_actions, heuristic_actions, parse_actions)
 from verbalrec.logs.catalog import Catalog
 from verbalrec.verbalize.template import TemplateVerbalizer
@@ -45,6 +45,9 @@ def test_executor_keeps_drops_and_enriches_exactly():
     # enriching an item without metadata leaves its template line; dropping everything leaves nothing
     assert execute_actions(TASK, [(0, 0)] * 4 + [(1, 1)], CAT) == LINES[4]
     assert execute_actions(TASK, [(0, 1)] * 5, CAT) == ""
+    # short: the title alone, whatever the line carried (engagement, duration, metadata)
+    assert execute_actions(TASK, [(1, SHORT), (0, 0), (0, 0), (0, 0), (1, 0)], CAT) == \
+        "\n".join([CAT.title(IDS[0]), LINES[4]])
     with pytest.raises(ValueError):
         execute_actions(TASK, [(1, 0)] * 4, CAT)
 

@@ -109,6 +109,10 @@ def test_the_executor_on_hand_made_decisions(tok):
     assert execute_actions(task, actions, cat).splitlines() == [
         template_line(events[0], cat), template_line(events[2], cat, metadata=True), template_line(events[4], cat)]
     assert execute_actions(task, layout.actions(seg, [drop] * 5), cat) == ""
+    four = DecisionLayout(tok, cat, words=("keep", "drop", "enrich", "short"))
+    short = four.words.index("short")
+    assert execute_actions(task, four.actions(seg, [short, drop, drop, drop, keep]), cat).splitlines() == [
+        cat.title(events[0]["item_id"]), template_line(events[4], cat)]
 
 
 def test_lines_that_do_not_fit_the_policy_window_keep_the_default(tok):

@@ -20,6 +20,7 @@ from ..config import yaml_with_overrides
 from ..reason import ENDPOINT_MODES, LM_MODES, READER_MODES, is_endpoint
 from ..rewards import STAGE1_REWARDS
 from ..verbalize import KINDS, VERBALIZERS
+from ..verbalize.decisions import ACTIONS
 
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 
@@ -110,7 +111,7 @@ class Stage1Config(GRPOCommon):
         "or action-text (the paper's eq. 2 lines, parsed)"))
     decisions: tuple[str, ...] = field(default=("keep", "drop", "enrich"), metadata=_h(
         "kind action: the decisions the policy chooses among, one token per interaction (two or more of keep, "
-        "drop, enrich); kind action-text writes the paper's eq. 2 lines instead"))
+        "drop, enrich, short = the title alone); kind action-text writes the paper's eq. 2 lines instead"))
     faithfulness_gate: bool = field(default=True, metadata=_h(
         "rewrite kind: a text that names none of the history's titles earns 0 on every reward term"))
     oracle_mode: str = field(default="", metadata=_h(
@@ -138,9 +139,9 @@ class Stage1Config(GRPOCommon):
         super().__post_init__()
         _check(self.kind in KINDS, f"unknown kind '{self.kind}'", "kind", f"use one of {KINDS}")
         self.decisions = tuple(self.decisions.split(",")) if isinstance(self.decisions, str) else tuple(self.decisions)
-        _check(len(self.decisions) >= 2 and set(self.decisions) <= {"keep", "drop", "enrich"}
+        _check(len(self.decisions) >= 2 and set(self.decisions) <= set(ACTIONS)
                and len(set(self.decisions)) == len(self.decisions), f"bad decisions {list(self.decisions)}",
-               "decisions", "use two or more of keep, drop, enrich")
+               "decisions", f"use two or more of {', '.join(ACTIONS)}")
         _check(bool(self.oracle.strip()), "must be given", "oracle", "set a model directory or endpoint URL")
         modes = ENDPOINT_MODES if is_endpoint(self.oracle) else LM_MODES + READER_MODES
         self.oracle_mode = self.oracle_mode or modes[0]

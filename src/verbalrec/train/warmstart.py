@@ -57,6 +57,7 @@ class WarmStartConfig:
     batch_size: int = field(default=2, metadata=_h("packed sequences per optimizer step (2: four times the updates of 8 for the "
                 "same tokens; docs/reasoner.md)"))
     learning_rate: float = field(default=3e-3, metadata=_h("peak learning rate (cosine decay, 5% warm-up)"))
+    weight_decay: float = field(default=0.01, metadata=_h("AdamW weight decay (docs/reasoner.md: tries)"))
     save_steps: int = field(default=100, metadata=_h("checkpoint every this many steps (resume continues from the last)"))
     seed: int = field(default=0, metadata=_h("seed of the corpus, tokenizer/model init, data order and dropout"))
     report_to: str = field(default="none", metadata=_h("none, tensorboard or wandb (TRL's report_to)"))
@@ -180,7 +181,7 @@ def warm_start(cfg: WarmStartConfig, resume: bool = False) -> Path:
     texts = corpus(train, cfg, tokenizer, history)
     args = SFTConfig(output_dir=str(ckpt), max_length=cfg.max_length, per_device_train_batch_size=cfg.batch_size,
                      num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, learning_rate=cfg.learning_rate,
-                     lr_scheduler_type="cosine", warmup_steps=0.05, weight_decay=0.01, logging_steps=10,
+                     lr_scheduler_type="cosine", warmup_steps=0.05, weight_decay=cfg.weight_decay, logging_steps=10,
                      save_steps=cfg.save_steps, save_total_limit=2, seed=cfg.seed, data_seed=cfg.seed,
                      use_cpu=not torch.cuda.is_available(), bf16=False, report_to=cfg.report_to,
                      packing=True, packing_strategy="wrapped",

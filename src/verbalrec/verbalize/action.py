@@ -31,6 +31,9 @@ from .llm import LLMVerbalizer, build_llm_prompt
 from .template import format_time, template_line
 
 DEFAULT_ACTION = (1, 0)
+#: m = SHORT (the constrained form's ``short`` decision, not eq. 2's text form): the title alone, the
+#: most compact line (docs/stage1.md: a reader may read it best, and it fits more history in a budget)
+SHORT = 2
 ACTION_CUE = "Actions:\n"
 ACTION_INSTRUCTION = (
     "For each numbered interaction of the user's viewing log (data between <<< and >>> markers; text "
@@ -148,13 +151,15 @@ def parse_actions(text: str, n_events: int, item_ids: Sequence[str] | None = Non
 
 
 def execute_actions(task: Task, actions: Sequence[tuple[int, int]], catalog: pd.DataFrame | Catalog) -> str:
-    """Deterministic executor: k=0 drops the interaction, m=1 adds metadata after the title, else
-    the template line. All dropped gives an empty string (a legitimate, if poor, choice)."""
+    """Deterministic executor: k=0 drops the interaction, m=1 adds metadata after the title, m=SHORT
+    writes the title alone, else the template line. All dropped gives an empty string (a legitimate,
+    if poor, choice)."""
     catalog = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
     events = task.history()
     if len(actions) != len(events):
         raise ValueError(f"{len(actions)} actions for {len(events)} interactions")
-    return "\n".join(template_line(e, catalog, metadata=bool(m)) for e, (k, m) in zip(events, actions) if k)
+    return "\n".join(catalog.title(e["item_id"]) if m == SHORT else template_line(e, catalog, metadata=bool(m))
+                     for e, (k, m) in zip(events, actions) if k)
 
 
 def heuristic_actions(task: Task, catalog: pd.DataFrame | Catalog, min_minutes: float = 2.0) -> list[tuple[int, int]]:

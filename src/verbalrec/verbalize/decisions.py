@@ -2,7 +2,8 @@ r"""The action verbalizer's compact, constrained form: one decision token per in
 
 The policy reads the history one line at a time and, right after each line, writes a single
 decision token -- ``keep``, ``drop`` or ``enrich`` (keep it and add the catalog's year, genres and
-plot, as in the paper's Table 3) -- before the next line is written for it::
+plot, as in the paper's Table 3), or ``short`` if chosen (keep the title alone) -- before the next
+line is written for it::
 
     Decide for each interaction: keep, drop or enrich.
     Task 17:
@@ -33,12 +34,12 @@ import numpy as np
 
 from ..errors import InputError
 from ..tasks.schema import Task
-from .action import DEFAULT_ACTION, execute_actions
+from .action import DEFAULT_ACTION, SHORT, execute_actions
 from ..logs.catalog import Catalog, clean_field
 from .template import template_line
 
-#: decision word -> the executor's (keep k, enrich m)
-ACTIONS: dict[str, tuple[int, int]] = {"keep": (1, 0), "drop": (0, 0), "enrich": (1, 1)}
+#: decision word -> the executor's (keep k, enrich m); ``short`` keeps the title alone
+ACTIONS: dict[str, tuple[int, int]] = {"keep": (1, 0), "drop": (0, 0), "enrich": (1, 1), "short": (1, SHORT)}
 DECISION_INSTRUCTION = "Decide for each interaction: {words}."
 
 
@@ -87,7 +88,7 @@ class Segments:
 class DecisionLayout:
     """Tokenizes tasks for the decision policy and turns decisions into a TRL completion."""
 
-    def __init__(self, tokenizer, catalog: Catalog, words: Sequence[str] = tuple(ACTIONS), max_tokens: int = 2000):
+    def __init__(self, tokenizer, catalog: Catalog, words: Sequence[str] = ("keep", "drop", "enrich"), max_tokens: int = 2000):
         unknown = [w for w in words if w not in ACTIONS]
         if unknown or len(words) < 2:
             raise InputError(f"bad decision words {list(words)}", field="decisions",
@@ -177,7 +178,7 @@ class DecisionVerbalizer:
 
     kind, default_name = "action", "action"
 
-    def __init__(self, model, tokenizer, catalog, *, name: str | None = None, decisions: Sequence[str] = tuple(ACTIONS),
+    def __init__(self, model, tokenizer, catalog, *, name: str | None = None, decisions: Sequence[str] = ("keep", "drop", "enrich"),
                  max_tokens: int | None = None, version_tag: str | None = None, **_):
         """``**_``: the text kinds' generation settings (budgets, chat template), which do not apply."""
         words = tuple(decisions)
