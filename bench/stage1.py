@@ -116,7 +116,9 @@ def main() -> None:
     test = test.head(a.limit) if a.limit else test
     catalog = Catalog(tasks.catalog)
     with cpu_threads(1):
-        writers = {"template": make_verbalizer("template", tasks.catalog), "drop-noise": DropNoise(catalog)}
+        # titles = every line `short`: the format alone, to tell it from what a policy learns to select
+        writers = {"template": make_verbalizer("template", tasks.catalog), "drop-noise": DropNoise(catalog),
+                   "titles": make_verbalizer("titles", tasks.catalog)}
         runs = {}
         for seed in [int(s) for s in a.seeds.split(",")]:
             out = work / f"action-s{seed}"

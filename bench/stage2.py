@@ -5,7 +5,8 @@ the training tasks written by each frozen verbalizer, once per seed, and scores 
 each Stage 2 model on the same test tasks reading the same verbalizer (likelihood mode), with paired
 bootstrap Δ% vs the warm start and vs the template baseline (the warm start reading the template).
 With two verbalizers (the first is the raw one, e.g. ``template,heuristic``) it is the Table 2
-analogue: per seed, the verbalized Stage 2 model vs the raw one. Writes one JSON:
+analogue: per seed, the verbalized Stage 2 model vs the raw one. A verbalizer is a name or a trained
+Verbalizer's model directory (e.g. ``bench/stage1.py``'s ``action-s0``: the paper's Table 2 (b)). Writes one JSON:
 
     python bench/stage2.py --model runs/bench-reasoner/reasoner-h20-s0 \\
         --tasks runs/bench-reasoner/tasks-paper-h20 --verbalizers template,heuristic --seeds 0,1,2
@@ -31,7 +32,9 @@ from verbalrec.tasks import load_tasks  # noqa: E402
 from verbalrec.models.threads import cpu_threads  # noqa: E402
 from verbalrec.train.grpo_config import Stage2Config  # noqa: E402
 from verbalrec.train.stage2 import train_reasoner  # noqa: E402
+from verbalrec.logs.catalog import Catalog  # noqa: E402
 from verbalrec.verbalize import make_verbalizer  # noqa: E402
+from verbalrec.verbalize.kinds import load_verbalizer_model  # noqa: E402
 
 
 def main() -> None:
@@ -60,15 +63,18 @@ def main() -> None:
     runs, results, trained, cfg = [], [], {}, None
     with cpu_threads(1):
         base = None
-        for name in names:
-            verbalizer = make_verbalizer(name, tasks.catalog)
+        for spec in names:
+            trained_dir = Path(spec).is_dir()  # a trained Verbalizer (its greedy texts), else a rule's name
+            name = Path(spec).name if trained_dir else spec
+            verbalizer = load_verbalizer_model(spec, Catalog(tasks.catalog)) if trained_dir else \
+                make_verbalizer(spec, tasks.catalog)
             warm = evaluate(test, make_reasoner("likelihood", a.model, tasks.catalog, max_length=a.max_length),
                             verbalizer, progress=False, system=f"warm start / {name}")
             base = base or warm  # the template baseline: the warm start reading the first (raw) verbalizer
             results.append(warm)
             for seed in seeds:
                 cfg = Stage2Config(tasks=a.tasks, out=str(Path(a.work) / f"{name}-s{seed}"), policy=a.model,
-                                   verbalizer=name, rollout="candidates", max_steps=a.steps, learning_rate=a.lr,
+                                   verbalizer=spec, rollout="candidates", max_steps=a.steps, learning_rate=a.lr,
                                    beta=a.beta, num_generations=a.generations, prompts_per_step=a.prompts,
                                    max_tasks=a.max_tasks, max_prompt_length=a.max_length, seed=seed,
                                    logging_steps=1, save_steps=max(a.steps, 1), loss_type="grpo")
@@ -87,8 +93,8 @@ def main() -> None:
                        **paired("delta_vs_warmstart_pct", res, warm), **paired("delta_vs_template_pct", res, base),
                        "reward_first_fifth": sum(rewards[:k]) / k, "reward_last_fifth": sum(rewards[-k:]) / k,
                        "train_s": round(wall, 1), "s_per_step": round(wall / max(a.steps, 1), 2)}
-                if name != names[0]:  # Table 2: Stage 2 on verbalized contexts vs Stage 2 on raw ones, same seed
-                    run.update(paired("delta_vs_raw_pct", res, trained[names[0], seed]))
+                if spec != names[0]:  # Table 2: Stage 2 on verbalized contexts vs Stage 2 on raw ones, same seed
+                    run.update(paired("delta_vs_raw_pct", res, trained[Path(names[0]).name, seed]))
                 runs.append(run)
                 log(f"{name} seed {seed}: {run}")
     doc = results_json(results, base)
