@@ -65,8 +65,9 @@ class Fixed:
 
 
 def noise_and_kept(tasks, texts, catalog: Catalog) -> dict:
-    """Share of noise-only titles absent from the text; mean share of engaged titles the text names."""
-    removed, kept = [], []
+    """Share of noise-only titles absent from the text; mean share of engaged titles the text names;
+    share of the text's lines that are a bare title (the ``short`` decision's lines)."""
+    removed, kept, short = [], [], []
     for t, text in zip(tasks, texts):
         eng = t.hist_engagement or [None] * len(t.hist_item)
         engaged = set(history_titles(t, catalog))
@@ -74,7 +75,10 @@ def noise_and_kept(tasks, texts, catalog: Catalog) -> dict:
         low = text.lower()
         removed += [title.lower() not in low for title in noise_only]
         kept.append(title_coverage(text, sorted(engaged)))
-    return {"noise_removed": float(np.mean(removed)) if removed else None, "engaged_titles_kept": float(np.mean(kept))}
+        bare = {catalog.title(i) for i in t.hist_item}
+        short += [line in bare for line in text.splitlines()]
+    return {"noise_removed": float(np.mean(removed)) if removed else None, "engaged_titles_kept": float(np.mean(kept)),
+            "short_lines": float(np.mean(short)) if short else 0.0}
 
 
 def curve(run_dir: Path) -> dict:

@@ -53,3 +53,5 @@ def test_bad_decisions_are_a_clear_error():
     with pytest.raises(InputError, match="decisions"):
         Stage1Config(tasks="t", out="o", policy="p", oracle="m", kind="action", decisions=("keep", "skip"))
     assert Stage1Config(tasks="t", out="o", policy="p", oracle="m", decisions="keep,drop").decisions == ("keep", "drop")
+    assert Stage1Config(tasks="t", out="o", policy="p", oracle="m", decisions="keep,drop,short").decisions == \
+        ("keep", "drop", "short")
