@@ -105,6 +105,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="0", help="training seeds, comma-separated")
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--decisions", default="keep,drop")
+    ap.add_argument("--recency", action="store_true", help="number the policy's lines by age (decision_recency)")
     ap.add_argument("--learning-rate", type=float, default=1e-3)
     ap.add_argument("--generations", type=int, default=8)
     ap.add_argument("--prompts", type=int, default=4)
@@ -129,7 +130,8 @@ def main() -> None:
             if not (out / "verbalrec_run.json").exists():
                 cfg = Stage1Config(tasks=a.tasks, out=str(out), policy=policy, oracle=a.oracle, oracle_mode=a.oracle_mode,
                                    kind="action",
-                                   decisions=tuple(a.decisions.split(",")), max_steps=a.steps,
+                                   decisions=tuple(a.decisions.split(",")), decision_recency=a.recency,
+                                   max_steps=a.steps,
                                    num_generations=a.generations, prompts_per_step=a.prompts,
                                    learning_rate=a.learning_rate, beta=0.0, alpha=a.alpha, seed=seed,
                                    logging_steps=1, save_steps=max(10, a.steps // 3), oracle_max_length=a.max_length,
@@ -152,7 +154,7 @@ def main() -> None:
             readers[f"second ({second[0]})"] = fit(make_reasoner(*second, tasks.catalog, max_length=a.max_length))
         doc = {"command": " ".join(sys.argv), "tasks": a.tasks, "oracle": a.oracle, "oracle_mode": a.oracle_mode,
                "policy": policy, "n_tasks": len(test),
-               "max_length": a.max_length, "steps": a.steps, "decisions": a.decisions, "learning_rate": a.learning_rate,
+               "max_length": a.max_length, "steps": a.steps, "decisions": a.decisions, "recency": a.recency, "learning_rate": a.learning_rate,
                "generations": a.generations, "prompts_per_step": a.prompts, "alpha": a.alpha,
                "curves": {n: curve(d) for n, d in runs.items()}, "readers": {}}
         for reader_name, reader in readers.items():

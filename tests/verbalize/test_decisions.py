@@ -142,3 +142,13 @@ def test_decision_words_must_start_with_distinct_tokens(tok):
         DecisionLayout(tok, Catalog(_tasks().catalog), ("keep", "bogus"))
     with pytest.raises(InputError, match="no distinct token"):
         DecisionLayout(tok, Catalog(_tasks().catalog), ("keep", "keep"))
+
+
+def test_recency_numbers_the_policy_lines_from_the_newest(tok):
+    ts = _tasks((5,))
+    task, cat = ts.tasks()[0], Catalog(ts.catalog)
+    plain, aged = DecisionLayout(tok, cat).segments(task), DecisionLayout(tok, cat, recency=True).segments(task)
+    texts = [tok.decode(line) for line in aged.lines]
+    assert [t.split(".")[0] for t in texts] == ["5", "4", "3", "2", "1"]
+    assert all(tok.decode(p).strip() in t for p, t in zip(plain.lines, texts))
+    assert DecisionLayout(tok, cat, recency=True).instruction != DecisionLayout(tok, cat).instruction

@@ -112,6 +112,8 @@ class Stage1Config(GRPOCommon):
     decisions: tuple[str, ...] = field(default=("keep", "drop", "enrich"), metadata=_h(
         "kind action: the decisions the policy chooses among, one token per interaction (two or more of keep, "
         "drop, enrich, short = the title alone); kind action-text writes the paper's eq. 2 lines instead"))
+    decision_recency: bool = field(default=False, metadata=_h(
+        "kind action: number each line the policy reads by its age (1 = newest), so it can decide by recency"))
     faithfulness_gate: bool = field(default=True, metadata=_h(
         "rewrite kind: a text that names none of the history's titles earns 0 on every reward term"))
     oracle_mode: str = field(default="", metadata=_h(

@@ -151,7 +151,8 @@ def train_verbalizer(cfg: Stage1Config, resume: bool = False) -> Path:
     verbalizer = make_policy_verbalizer(cfg.kind, model, tokenizer, catalog, max_new_tokens=cfg.max_completion_length,
                                         max_prompt_tokens=cfg.max_prompt_length,
                                         use_chat_template=cfg.use_chat_template,
-                                        **({"decisions": cfg.decisions} if TRAINABLE[cfg.kind].decisions else {}))
+                                        **({"decisions": cfg.decisions, "recency": cfg.decision_recency}
+                                           if TRAINABLE[cfg.kind].decisions else {}))
     rollout = None
     if TRAINABLE[cfg.kind].decisions:
         from .decision_rollout import DecisionRollout
@@ -167,4 +168,5 @@ def train_verbalizer(cfg: Stage1Config, resume: bool = False) -> Path:
                     data_hash=tasks.meta.get("data_hash", "unknown"), resume=resume, rollout_func=rollout,
                     decision_tokens=rollout.layout.token_ids if rollout else None,
                     extra={"kind": cfg.kind, "oracle": cfg.oracle, "oracle_mode": cfg.oracle_mode,
-                           **({"decisions": list(cfg.decisions)} if rollout else {})})
+                           **({"decisions": list(cfg.decisions), "decision_recency": cfg.decision_recency}
+                              if rollout else {})})

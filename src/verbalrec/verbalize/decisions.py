@@ -88,15 +88,18 @@ class Segments:
 class DecisionLayout:
     """Tokenizes tasks for the decision policy and turns decisions into a TRL completion."""
 
-    def __init__(self, tokenizer, catalog: Catalog, words: Sequence[str] = ("keep", "drop", "enrich"), max_tokens: int = 2000):
+    def __init__(self, tokenizer, catalog: Catalog, words: Sequence[str] = ("keep", "drop", "enrich"), max_tokens: int = 2000,
+                 recency: bool = False):
         unknown = [w for w in words if w not in ACTIONS]
         if unknown or len(words) < 2:
             raise InputError(f"bad decision words {list(words)}", field="decisions",
                              fix=f"use two or more of {list(ACTIONS)}")
         self.tokenizer, self.catalog, self.words, self.max_tokens = tokenizer, catalog, tuple(words), max_tokens
+        self.recency = recency  # number each line by its age (1 = newest): a causal reader cannot count what follows
         self.prefix, self.token_ids = decision_tokens(tokenizer, self.words)
         self.newline = tokenizer("\n", add_special_tokens=False)["input_ids"]
-        self.instruction = DECISION_INSTRUCTION.format(words=", ".join(self.words))
+        self.instruction = DECISION_INSTRUCTION.format(words=", ".join(self.words)) + (
+            " Lines are numbered from the newest." if recency else "")
 
     def prompt(self, task: Task) -> str:
         """The prompt text; the task id makes it unique, so TRL's prompt finds its task."""
@@ -105,8 +108,10 @@ class DecisionLayout:
     def segments(self, task: Task) -> Segments:
         header = self.tokenizer(self.prompt(task), add_special_tokens=False)["input_ids"]
         events = task.history()
-        lines = [ids + self.prefix for ids in self.tokenizer(
-            [policy_line(e, self.catalog) for e in events], add_special_tokens=False)["input_ids"]] if events else []
+        texts = [policy_line(e, self.catalog) for e in events]
+        if self.recency:
+            texts = [f"{len(texts) - i}. {t}" for i, t in enumerate(texts)]
+        lines = [ids + self.prefix for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]] if events else []
         room, first = self.max_tokens - len(header), len(lines)
         while first > 0 and room - (len(lines[first - 1]) + 1 + len(self.newline)) >= 0:
             first -= 1
@@ -179,7 +184,7 @@ class DecisionVerbalizer:
     kind, default_name = "action", "action"
 
     def __init__(self, model, tokenizer, catalog, *, name: str | None = None, decisions: Sequence[str] = ("keep", "drop", "enrich"),
-                 max_tokens: int | None = None, version_tag: str | None = None, **_):
+                 max_tokens: int | None = None, version_tag: str | None = None, recency: bool = False, **_):
         """``**_``: the text kinds' generation settings (budgets, chat template), which do not apply."""
         words = tuple(decisions)
         from pathlib import Path
@@ -188,7 +193,7 @@ class DecisionVerbalizer:
         self.model, self.tokenizer = model, tokenizer
         self.catalog = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
         positions = getattr(getattr(model, "config", None), "max_position_embeddings", None) or 2048
-        self.layout = DecisionLayout(tokenizer, self.catalog, words, max_tokens or positions - 8)
+        self.layout = DecisionLayout(tokenizer, self.catalog, words, max_tokens or positions - 8, recency=recency)
         self.name = name or self.default_name
         tag = version_tag if version_tag is not None else Path(str(getattr(model, "name_or_path", ""))).name
         self.version = "d1-" + short_hash(self.layout.instruction, self.layout.words, self.layout.max_tokens, tag)

@@ -108,5 +108,5 @@ def load_verbalizer_model(path: str | Path, catalog: Catalog, *, kind: str = "",
                                   max_prompt_tokens=run.get("max_prompt_length"),
                                   use_chat_template=run.get("use_chat_template", True), batch_size=batch_size,
                                   version_tag=weights_tag(path),  # the dir name alone misses retrained weights
-                                  **({"decisions": tuple(run["decisions"])} if TRAINABLE[kind].decisions and run.get("decisions")
-                                     else {}))
+                                  **({"decisions": tuple(run["decisions"]), "recency": bool(run.get("decision_recency"))}
+                                     if TRAINABLE[kind].decisions and run.get("decisions") else {}))
