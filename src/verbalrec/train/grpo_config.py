@@ -20,7 +20,6 @@ from ..config import yaml_with_overrides
 from ..reason import ENDPOINT_MODES, LM_MODES, READER_MODES, is_endpoint
 from ..rewards import STAGE1_REWARDS
 from ..verbalize import KINDS, VERBALIZERS
-from ..verbalize.decisions import ACTIONS
 
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 
@@ -140,6 +139,7 @@ class Stage1Config(GRPOCommon):
     def __post_init__(self):
         super().__post_init__()
         _check(self.kind in KINDS, f"unknown kind '{self.kind}'", "kind", f"use one of {KINDS}")
+        from ..verbalize.decisions import ACTIONS  # here, not at the top: it imports torch (light CLI paths)
         self.decisions = tuple(self.decisions.split(",")) if isinstance(self.decisions, str) else tuple(self.decisions)
         _check(len(self.decisions) >= 2 and set(self.decisions) <= set(ACTIONS)
                and len(set(self.decisions)) == len(self.decisions), f"bad decisions {list(self.decisions)}",
