@@ -40,6 +40,7 @@ from .template import template_line
 
 #: decision word -> the executor's (keep k, enrich m); ``short`` keeps the title alone
 ACTIONS: dict[str, tuple[int, int]] = {"keep": (1, 0), "drop": (0, 0), "enrich": (1, 1), "short": (1, SHORT)}
+DEFAULT_DECISIONS = ("keep", "drop", "enrich")  # the paper's actions (Stage1Config.decisions' default)
 DECISION_INSTRUCTION = "Decide for each interaction: {words}."
 
 
@@ -88,7 +89,7 @@ class Segments:
 class DecisionLayout:
     """Tokenizes tasks for the decision policy and turns decisions into a TRL completion."""
 
-    def __init__(self, tokenizer, catalog: Catalog, words: Sequence[str] = ("keep", "drop", "enrich"), max_tokens: int = 2000,
+    def __init__(self, tokenizer, catalog: Catalog, words: Sequence[str] = DEFAULT_DECISIONS, max_tokens: int = 2000,
                  recency: bool = False):
         unknown = [w for w in words if w not in ACTIONS]
         if unknown or len(words) < 2:
@@ -183,7 +184,7 @@ class DecisionVerbalizer:
 
     kind, default_name = "action", "action"
 
-    def __init__(self, model, tokenizer, catalog, *, name: str | None = None, decisions: Sequence[str] = ("keep", "drop", "enrich"),
+    def __init__(self, model, tokenizer, catalog, *, name: str | None = None, decisions: Sequence[str] = DEFAULT_DECISIONS,
                  max_tokens: int | None = None, version_tag: str | None = None, recency: bool = False, **_):
         """``**_``: the text kinds' generation settings (budgets, chat template), which do not apply."""
         words = tuple(decisions)
