@@ -31,10 +31,8 @@ from verbalrec.reason import make_reasoner  # noqa: E402
 from verbalrec.tasks import load_tasks  # noqa: E402
 from verbalrec.models.threads import cpu_threads  # noqa: E402
 from verbalrec.train.grpo_config import Stage2Config  # noqa: E402
-from verbalrec.train.stage2 import train_reasoner  # noqa: E402
+from verbalrec.train.stage2 import frozen_verbalizer, train_reasoner  # noqa: E402
 from verbalrec.logs.catalog import Catalog  # noqa: E402
-from verbalrec.verbalize import make_verbalizer  # noqa: E402
-from verbalrec.verbalize.kinds import load_verbalizer_model  # noqa: E402
 
 
 def main() -> None:
@@ -64,20 +62,20 @@ def main() -> None:
     with cpu_threads(1):
         base = None
         for spec in names:
-            trained_dir = Path(spec).is_dir()  # a trained Verbalizer (its greedy texts), else a rule's name
-            name = Path(spec).name if trained_dir else spec
-            verbalizer = load_verbalizer_model(spec, Catalog(tasks.catalog)) if trained_dir else \
-                make_verbalizer(spec, tasks.catalog)
+            name = Path(spec).name  # a rule's name, or a trained Verbalizer's directory name
+            config = lambda seed: Stage2Config(  # noqa: E731
+                tasks=a.tasks, out=str(Path(a.work) / f"{name}-s{seed}"), policy=a.model, verbalizer=spec,
+                rollout="candidates", max_steps=a.steps, learning_rate=a.lr, beta=a.beta,
+                num_generations=a.generations, prompts_per_step=a.prompts, max_tasks=a.max_tasks,
+                max_prompt_length=a.max_length, seed=seed, logging_steps=1, save_steps=max(a.steps, 1),
+                loss_type="grpo")
+            verbalizer = frozen_verbalizer(config(seeds[0]), Catalog(tasks.catalog))  # the one Stage 2 trains on
             warm = evaluate(test, make_reasoner("likelihood", a.model, tasks.catalog, max_length=a.max_length),
                             verbalizer, progress=False, system=f"warm start / {name}")
             base = base or warm  # the template baseline: the warm start reading the first (raw) verbalizer
             results.append(warm)
             for seed in seeds:
-                cfg = Stage2Config(tasks=a.tasks, out=str(Path(a.work) / f"{name}-s{seed}"), policy=a.model,
-                                   verbalizer=spec, rollout="candidates", max_steps=a.steps, learning_rate=a.lr,
-                                   beta=a.beta, num_generations=a.generations, prompts_per_step=a.prompts,
-                                   max_tasks=a.max_tasks, max_prompt_length=a.max_length, seed=seed,
-                                   logging_steps=1, save_steps=max(a.steps, 1), loss_type="grpo")
+                cfg = config(seed)
                 t0 = time.perf_counter()
                 out = train_reasoner(cfg, resume=Path(cfg.out).exists())
                 wall = time.perf_counter() - t0
