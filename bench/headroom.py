@@ -3,7 +3,7 @@ oracle, score the template and the drop-noise executor (the heuristic's keep/dro
 removal on synthetic logs) under each frozen reader, paired on the same test tasks. A reader under
 which drop-noise is not above the template cannot teach a verbalizer to remove noise. ``--writers``
 adds fixed writers that probe other choices a verbalizer could learn (format: ``titles``; selection:
-``drop-disliked``, ``liked-only``; recency: ``recent20+titles``, the last 20 lines full and older
+``drop-disliked``, ``liked-only``, ``titles-no-noise``; recency: ``recent20+titles``, the last 20 lines full and older
 ones as bare titles), each paired against the template.
 
     python bench/headroom.py --tasks <synthetic H=100 tasks> --lm <warm-started Reasoner> \\
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -21,6 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from verbalrec.atomic import write_json  # noqa: E402
 from verbalrec.evaluate.loop import evaluate  # noqa: E402
 from verbalrec.logs.catalog import Catalog  # noqa: E402
+from verbalrec.logs.schema import NOISE_ENGAGEMENTS  # noqa: E402
 from verbalrec.models.threads import cpu_threads  # noqa: E402
 from verbalrec.reason import make_reasoner  # noqa: E402
 from verbalrec.reason.baselines import TextItemKNNRanker  # noqa: E402
@@ -56,9 +58,20 @@ PROBES = {
                                      else template_line(e, c)),
     "liked-only": lambda c: Lines("liked-only", c, lambda e, c, age: template_line(e, c)
                                   if e.get("engagement") == "thumb_up" else None),
-    "recent20+titles": lambda c: Lines("recent20+titles", c, lambda e, c, age: template_line(e, c) if age <= 20
+    "titles-no-noise": lambda c: Lines("titles-no-noise", c, lambda e, c, age: None if e.get("engagement") in NOISE_ENGAGEMENTS
                                        else c.title(e["item_id"])),
 }
+
+
+def probe(name: str, catalog: Catalog):
+    """A PROBES writer, or ``recent<N>+titles``: the last N lines full and older ones as bare titles."""
+    m = re.fullmatch(r"recent(\d+)\+titles", name)
+    if m:
+        n = int(m.group(1))
+        return Lines(name, catalog, lambda e, c, age: template_line(e, c) if age <= n else c.title(e["item_id"]))
+    if name not in PROBES:
+        sys.exit(f"headroom: unknown writer '{name}'; use {', '.join(PROBES)} or recent<N>+titles")
+    return PROBES[name](catalog)
 
 
 def main() -> None:
@@ -68,13 +81,13 @@ def main() -> None:
     ap.add_argument("--budgets", default="256,384,640", help="LM token budgets")
     ap.add_argument("--knn-last", default="5,10,20", help="itemknn-text: how many named items it reads")
     ap.add_argument("--minilm", action="store_true", help="also the MiniLM embedding reader")
-    ap.add_argument("--writers", default="", help=f"more writers, comma-separated: {', '.join(PROBES)}")
+    ap.add_argument("--writers", default="", help=f"more writers, comma-separated: {', '.join(PROBES)}, recent<N>+titles")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     tasks = load_tasks(a.tasks)
     test, train, catalog = tasks.split("test"), tasks.split("train"), Catalog(tasks.catalog)
     writers = {"template": make_verbalizer("template", tasks.catalog), "drop-noise": DropNoise(catalog),
-               **{w: PROBES[w](catalog) for w in a.writers.split(",") if w}}
+               **{w: probe(w, catalog) for w in a.writers.split(",") if w}}
     readers = {f"itemknn-text last {k}": lambda k=int(k): TextItemKNNRanker(catalog, last=k).fit(train)
                for k in a.knn_last.split(",") if k}
     if a.lm:

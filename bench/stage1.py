@@ -88,7 +88,7 @@ def curve(run_dir: Path) -> dict:
     first, last = np.array(r[:k]), np.array(r[-k:])
     return {"steps_logged": len(r), "first_fifth_mean": float(first.mean()), "first_fifth_sd": float(first.std()),
             "last_fifth_mean": float(last.mean()), "last_fifth_sd": float(last.std()),
-            "accuracy": [h.get("rewards/accuracy/mean") for h in history if "reward" in h],
+            "accuracy": [h.get("rewards/accuracy/mean", h.get("rewards/probability/mean")) for h in history if "reward" in h],
             "compression_ratio": [h.get("rewards/compression_ratio/mean") for h in history if "reward" in h]}
 
 
@@ -110,6 +110,7 @@ def main() -> None:
     ap.add_argument("--generations", type=int, default=8)
     ap.add_argument("--prompts", type=int, default=4)
     ap.add_argument("--alpha", type=float, default=0.9)
+    ap.add_argument("--reward", default="accuracy", help="Stage1Config.reward: accuracy (0/1) or probability (dense)")
     ap.add_argument("--temperature", type=float, default=1.0, help="the policy's sampling temperature in training")
     ap.add_argument("--limit", type=int, default=0, help="score the first N test tasks (0 = all)")
     ap.add_argument("--second", default="", help="the second Reasoner: MiniLM when the oracle is an LM, the policy's "
@@ -134,7 +135,7 @@ def main() -> None:
                                    decisions=tuple(a.decisions.split(",")), decision_recency=a.recency,
                                    max_steps=a.steps,
                                    num_generations=a.generations, prompts_per_step=a.prompts,
-                                   learning_rate=a.learning_rate, beta=0.0, alpha=a.alpha, seed=seed,
+                                   learning_rate=a.learning_rate, beta=0.0, alpha=a.alpha, reward=a.reward, seed=seed,
                                    temperature=a.temperature,
                                    logging_steps=1, save_steps=max(10, a.steps // 3), oracle_max_length=a.max_length,
                                    cpu_threads=1)
@@ -157,7 +158,7 @@ def main() -> None:
         doc = {"command": " ".join(sys.argv), "tasks": a.tasks, "oracle": a.oracle, "oracle_mode": a.oracle_mode,
                "policy": policy, "n_tasks": len(test),
                "max_length": a.max_length, "steps": a.steps, "decisions": a.decisions, "recency": a.recency, "learning_rate": a.learning_rate,
-               "generations": a.generations, "prompts_per_step": a.prompts, "alpha": a.alpha, "temperature": a.temperature,
+               "generations": a.generations, "prompts_per_step": a.prompts, "alpha": a.alpha, "reward": a.reward, "temperature": a.temperature,
                "curves": {n: curve(d) for n, d in runs.items()}, "readers": {}}
         for reader_name, reader in readers.items():
             res = {n: evaluate(test, reader, Fixed(n, texts[n]), progress=False, system=n) for n in writers}

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from verbalrec.reason.base import Scores
-from verbalrec.rewards import AccuracyReward, CompressionRatio, LengthReward, RankingReward, ReasonerReward, plateau
+from verbalrec.rewards import (AccuracyReward, CompressionRatio, LengthReward, ProbabilityReward, RankingReward,
+                               ReasonerReward, plateau)
 
 
 @pytest.mark.parametrize("ratio, expected", [
@@ -43,6 +44,22 @@ def test_accuracy_and_ranking_rewards_from_the_oracle():
     assert mrr == [1.0, 0.5, 0.5, 0.0]
     tie = AccuracyReward(KeywordOracle())(None, ["nothing"], candidates=[["x", "y"]], label=[0])
     assert tie == [0.5]  # a two-way tie at the top is half a hit
+
+
+def test_probability_reward_is_the_oracles_softmax_at_the_target():
+    comps = ["likes x x", "likes y", "x y", ""]  # counts (2, 0), (0, 1), (1, 1), invalid
+    p = ProbabilityReward(KeywordOracle())(None, comps, candidates=[["x", "y"]] * 4, label=[0] * 4)
+    e = np.e
+    assert p == pytest.approx([e**2 / (e**2 + 1), 1 / (1 + e), 0.5, 0.0])
+    # denser than accuracy: two texts the oracle gets right both earn 1 there, but differ here
+    assert ProbabilityReward(KeywordOracle())(None, ["x x x", "x"], candidates=[["x", "y"]] * 2, label=[0, 0]) == \
+        pytest.approx([e**3 / (e**3 + 1), e / (e + 1)])
+
+
+def test_probability_ignores_padded_candidates():
+    from verbalrec.rewards.stage1 import target_probability
+    values = np.array([[0.0, 0.0, -np.inf], [1000.0, 0.0, -np.inf]])
+    assert target_probability(values, np.array([1, 0]), np.array([True, True])) == pytest.approx([0.5, 1.0])
 
 
 def test_length_reward_and_logged_ratio():

@@ -8,8 +8,8 @@ sub-reward on its own; ``CompressionRatio`` (weight 0) only logs the ratio.
 Stage 2 (paper eq. 7): ``ReasonerReward``, +1 for the target, -1 otherwise.
 """
 
-from .stage1 import (AccuracyReward, CompressionRatio, FaithfulnessReward, Gated, LengthReward, RankingReward, plateau,
-                     title_coverage)
+from .stage1 import (AccuracyReward, CompressionRatio, FaithfulnessReward, Gated, LengthReward, ProbabilityReward,
+                     RankingReward, plateau, title_coverage)
 from .stage2 import ReasonerReward
 
 #: Stage 1's main reward by name (``Stage1Config.reward``): ``build(oracle, cfg, postprocess)``.
@@ -17,7 +17,8 @@ from .stage2 import ReasonerReward
 STAGE1_REWARDS = {
     "accuracy": lambda oracle, cfg, postprocess: AccuracyReward(oracle, postprocess),
     "ranking": lambda oracle, cfg, postprocess: RankingReward(oracle, cfg.ranking_metric, postprocess),
+    "probability": lambda oracle, cfg, postprocess: ProbabilityReward(oracle, postprocess),
 }
 
 __all__ = ["STAGE1_REWARDS", "AccuracyReward", "CompressionRatio", "FaithfulnessReward", "Gated", "LengthReward",
-           "RankingReward", "ReasonerReward", "plateau", "title_coverage"]
+           "ProbabilityReward", "RankingReward", "ReasonerReward", "plateau", "title_coverage"]

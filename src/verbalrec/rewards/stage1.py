@@ -63,6 +63,32 @@ class RankingReward(_OracleReward):
         return self._per_task(completions, candidates, label, columns)[self.metric].tolist()
 
 
+class ProbabilityReward(_OracleReward):
+    """A dense r_acc: the oracle's probability of the target among the candidates,
+    :math:`p = e^{s_y} / \\sum_j e^{s_j}` over its candidate scores :math:`s` (for the likelihood
+    Reasoner, :math:`P(\\text{target} \\mid \\text{history, one of the candidates})`); 0 for no answer.
+    Its expectation ranks verbalizations as accuracy does when the oracle is calibrated, but two
+    texts that both make the oracle right (or wrong) still differ, so a GRPO group rarely has zero
+    reward spread (docs/stage1.md: with 0/1 accuracy, 40 of 40 ml-100k steps had none)."""
+
+    __name__ = "probability"
+
+    def __call__(self, prompts, completions, candidates, label, **columns) -> list[float]:
+        texts = self.postprocess(completions, columns)
+        scores = self.oracle.score(oracle_tasks(candidates, label), texts)
+        return target_probability(scores.values, np.asarray(label), scores.valid).tolist()
+
+
+def target_probability(values: np.ndarray, label: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``values`` (-inf = padding) at ``label``; 0 where ``valid`` is False."""
+    finite = np.where(np.isfinite(values), values, -np.inf)
+    top = np.max(finite, axis=1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    e = np.exp(finite - top)
+    p = e[np.arange(len(label)), label] / np.maximum(e.sum(axis=1), 1e-300)
+    return np.where(valid, p, 0.0)
+
+
 def _ratios(completions, template_chars, postprocess: Postprocess, columns: dict) -> list[float]:
     texts = postprocess(completions, columns)
     return char_ratios([len(x) for x in texts], [int(t) for t in template_chars]).tolist()

@@ -127,7 +127,8 @@ class Stage1Config(GRPOCommon):
     oracle_async: bool = field(default=True, metadata=_h(
         "endpoint oracle: send requests from TRL's event loop (an async reward function; needs openai) "
         "rather than from a thread pool"))
-    reward: str = field(default="accuracy", metadata=_h("accuracy (eq. 4), or ranking (the paper's failed ablation)"))
+    reward: str = field(default="accuracy", metadata=_h("accuracy (eq. 4), probability (the oracle's softmax at the target: a dense "
+        "accuracy), or ranking (the paper's failed ablation)"))
     ranking_metric: str = field(default="mrr", metadata=_h("ranking reward: mrr or ndcg@10"))
     alpha: float = field(default=0.9, metadata=_h(
         "eq. 6 weight of accuracy; 1 - alpha weighs the length reward (1 = the no-length ablation)"))
