@@ -64,13 +64,15 @@ PROBES = {
 
 
 def probe(name: str, catalog: Catalog):
-    """A PROBES writer, or ``recent<N>+titles``: the last N lines full and older ones as bare titles."""
-    m = re.fullmatch(r"recent(\d+)\+titles", name)
+    """A PROBES writer, or ``recent<N>[meta][+titles]``: the last N lines as template lines (with
+    metadata: ``meta``), older ones as bare titles (``+titles``) or dropped."""
+    m = re.fullmatch(r"recent(\d+)(meta)?(\+titles)?", name)
     if m:
-        n = int(m.group(1))
-        return Lines(name, catalog, lambda e, c, age: template_line(e, c) if age <= n else c.title(e["item_id"]))
+        n, meta, titles = int(m.group(1)), bool(m.group(2)), bool(m.group(3))
+        return Lines(name, catalog, lambda e, c, age: template_line(e, c, metadata=meta) if age <= n
+                     else c.title(e["item_id"]) if titles else None)
     if name not in PROBES:
-        sys.exit(f"headroom: unknown writer '{name}'; use {', '.join(PROBES)} or recent<N>+titles")
+        sys.exit(f"headroom: unknown writer '{name}'; use {', '.join(PROBES)} or recent<N>[meta][+titles]")
     return PROBES[name](catalog)
 
 
@@ -81,7 +83,7 @@ def main() -> None:
     ap.add_argument("--budgets", default="256,384,640", help="LM token budgets")
     ap.add_argument("--knn-last", default="5,10,20", help="itemknn-text: how many named items it reads")
     ap.add_argument("--minilm", action="store_true", help="also the MiniLM embedding reader")
-    ap.add_argument("--writers", default="", help=f"more writers, comma-separated: {', '.join(PROBES)}, recent<N>+titles")
+    ap.add_argument("--writers", default="", help=f"more writers, comma-separated: {', '.join(PROBES)}, recent<N>[meta][+titles]")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     tasks = load_tasks(a.tasks)

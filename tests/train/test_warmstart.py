@@ -177,3 +177,21 @@ def test_pretokenized_corpus_packs_exactly_like_trls_text_path(task_dir, tmp_pat
         ds = sft_trainer_class()(model=model, args=args, processing_class=tok, train_dataset=data).train_dataset
         rows.append(ds["input_ids"])
     assert rows[0] == rows[1] and len(rows[0]) > 1
+
+
+def test_skip_engagements_removes_those_history_events_and_nothing_else(task_dir):
+    from verbalrec.tasks import load_tasks
+    from verbalrec.tasks.schema import without_engagements
+    train = load_tasks(task_dir)  # all splits: the tiny log's one trailer is in u0's latest histories
+    assert any("trailer" in t.hist_engagement for t in train.tasks())
+    clean = without_engagements(train, ("trailer",))
+    assert len(clean) == len(train)
+    for old, new in zip(train.tasks(), clean.tasks()):
+        keep = [j for j, e in enumerate(old.hist_engagement) if e != "trailer"]
+        assert new.hist_item == [old.hist_item[j] for j in keep]
+        assert new.hist_time == [old.hist_time[j] for j in keep] and new.hist_engagement == [old.hist_engagement[j] for j in keep]
+        assert (new.target_item, new.candidates, new.label) == (old.target_item, old.candidates, old.label)
+    texts = corpus(clean, cfg(task_dir, "o", history_passes={"template": 1}, skip_engagements=["trailer"]))
+    assert texts and not any("Trailer" in t for t in texts)
+    assert any("Trailer" in t for t in corpus(train, cfg(task_dir, "o", history_passes={"template": 1})))
+    assert without_engagements(train, ()) is train

@@ -107,6 +107,23 @@ class TaskSet:
         return int(pc.max(lengths).as_py() or 0)
 
 
+def without_engagements(tasks: TaskSet, engagements) -> TaskSet:
+    """The same tasks with every history event whose engagement is in ``engagements`` removed
+    (targets and candidates untouched), e.g. a Reasoner's warm-start corpus without trailers."""
+    skip = set(engagements)
+    if not skip or len(tasks) == 0:
+        return tasks
+    cols = tasks.table.to_pydict()
+    hist = [c for c in tasks.table.column_names if c.startswith("hist_")]
+    for i, engaged in enumerate(cols["hist_engagement"]):
+        keep = [j for j, e in enumerate(engaged or []) if e not in skip]
+        if engaged and len(keep) < len(engaged):
+            for c in hist:
+                if cols[c][i]:
+                    cols[c][i] = [cols[c][i][j] for j in keep]
+    return TaskSet(pa.Table.from_pydict(cols, schema=tasks.table.schema), tasks.catalog, tasks.meta)
+
+
 def read_task_table(path: str | Path) -> pa.Table:
     """Read and type-check a task Parquet file; missing optional ``hist_*`` columns are filled."""
     path = Path(path)

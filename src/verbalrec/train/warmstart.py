@@ -29,7 +29,7 @@ from ..config import help_meta as _h
 from ..errors import InputError
 from ..logs.catalog import Catalog
 from ..reason.prompt import answer_text, build_prompt, fit_prompt
-from ..tasks.schema import Task, TaskSet, training_events
+from ..tasks.schema import Task, TaskSet, training_events, without_engagements
 from ..verbalize.mix import HISTORY_PASSES, MIX_STYLES, VerbalizationMix, check_mix
 from . import distributed
 from .provenance import run_summary, save_provenance
@@ -51,6 +51,9 @@ class WarmStartConfig:
     window: tuple[int, int] = field(default=(8, 40), metadata=_h("history documents: events per window, drawn uniformly in [low, high]"))
     prompt_share: float = field(default=0.3, metadata=_h("prompt documents: share of training tasks written in the reasoner layout (0 = none)"))
     max_length: int = field(default=1024, metadata=_h("tokens per packed sequence; prompts fit it, oldest lines cut first"))
+    skip_engagements: tuple[str, ...] = field(default=(), metadata=_h(
+        "engagements left out of the corpus, e.g. [trailer, preview]: a Reasoner that learns noise as "
+        "signal reads noisy histories worse (synthetic logs: docs/stage1.md); evaluation texts are untouched"))
     max_tasks: int = field(default=0, metadata=_h("use at most this many training tasks (0 = all)"))
     epochs: float = field(default=1.0, metadata=_h("passes over the corpus (0.7 reads better frozen but Stage 2 then gains less: docs/reasoner.md)"))
     max_steps: int = field(default=-1, metadata=_h("stop after this many optimizer steps (-1 = epochs decide)"))
@@ -66,6 +69,7 @@ class WarmStartConfig:
         self.mix = check_mix(self.mix)
         self.history_passes = check_mix(self.history_passes) if self.history_passes else {}
         self.window = tuple(int(w) for w in self.window)
+        self.skip_engagements = tuple(str(e) for e in self.skip_engagements)
         if len(self.window) != 2 or not 1 <= self.window[0] <= self.window[1]:
             raise InputError(f"bad window {self.window}", field="window", fix="give [low, high] with 1 <= low <= high")
         if self.max_length < 128:
@@ -164,6 +168,7 @@ def warm_start(cfg: WarmStartConfig, resume: bool = False) -> Path:
     train = tasks.split("train")
     if cfg.max_tasks:
         train = train.head(cfg.max_tasks)
+    train = without_engagements(train, cfg.skip_engagements)
     if len(train) == 0:
         raise InputError("no training tasks", file=cfg.tasks, fix="build tasks with a train split")
     out, ckpt = Path(cfg.out), Path(cfg.out) / "checkpoints"
