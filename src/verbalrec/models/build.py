@@ -8,6 +8,7 @@ the domain's text. Sizes (params at the default vocabulary, tied embeddings):
 size    layers  hidden  intermediate  heads  kv heads  vocab  params
 ======  ======  ======  ============  =====  ========  =====  ===============
 tiny    2       64      256           2      1         512    ~0.16M (0.1-0.3M)
+mini    2       96      384           3      1         512    ~0.32M (0.25-0.45M; lr 1.5e-3: docs/reasoner.md)
 small   4       128     384           4      2         6000   ~1.56M (1.4-2.0M)
 base    6       256     768           8      4         6000   ~6.3M  (5-7.5M)
 medium  10      640     1792          10     5         8000   ~52M   (40-65M; the GPU smoke check)
@@ -29,6 +30,8 @@ from verbalrec.models.tokenizer import corpus_sha256, train_tokenizer
 SIZES: dict[str, dict] = {
     "tiny": dict(num_hidden_layers=2, hidden_size=64, intermediate_size=256,
                  num_attention_heads=2, num_key_value_heads=1, head_dim=32),
+    "mini": dict(num_hidden_layers=2, hidden_size=96, intermediate_size=384,
+                 num_attention_heads=3, num_key_value_heads=1, head_dim=32),
     "small": dict(num_hidden_layers=4, hidden_size=128, intermediate_size=384,
                   num_attention_heads=4, num_key_value_heads=2, head_dim=32),
     "base": dict(num_hidden_layers=6, hidden_size=256, intermediate_size=768,
@@ -36,10 +39,10 @@ SIZES: dict[str, dict] = {
     "medium": dict(num_hidden_layers=10, hidden_size=640, intermediate_size=1792,
                    num_attention_heads=10, num_key_value_heads=5, head_dim=64),
 }
-DEFAULT_VOCAB: dict[str, int] = {"tiny": 512, "small": 6000, "base": 6000, "medium": 8000}
+DEFAULT_VOCAB: dict[str, int] = {"tiny": 512, "mini": 512, "small": 6000, "base": 6000, "medium": 8000}
 # Documented parameter ranges at DEFAULT_VOCAB (checked by the tests).
 PARAM_RANGES: dict[str, tuple[float, float]] = {
-    "tiny": (0.1e6, 0.3e6), "small": (1.4e6, 2.0e6), "base": (5e6, 7.5e6), "medium": (40e6, 65e6)}
+    "tiny": (0.1e6, 0.3e6), "mini": (0.25e6, 0.45e6), "small": (1.4e6, 2.0e6), "base": (5e6, 7.5e6), "medium": (40e6, 65e6)}
 PROVENANCE_FILE = "verbalrec_model.json"
 
 

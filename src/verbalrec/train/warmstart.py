@@ -40,7 +40,7 @@ from .sft_trainer import sft_trainer_class
 class WarmStartConfig:
     tasks: str = field(metadata=_h("task folder (its train split is the corpus)"))
     out: str = field(metadata=_h("model directory to write"))
-    size: str = field(default="tiny", metadata=_h("in-project model size: tiny, small or base (docs/reasoner.md)"))
+    size: str = field(default="tiny", metadata=_h("in-project model size: tiny, mini, small or base (docs/reasoner.md)"))
     item_tokens: bool = field(default=True, metadata=_h("each catalog title is one token of the tokenizer (a history line costs a few tokens, "
                 "a candidate's likelihood is one softmax over the items)"))
     vocab_size: int = field(default=1000, metadata=_h("BPE vocabulary besides the title tokens (0 = the size's default)"))
