@@ -34,9 +34,11 @@ class _OracleReward:
     def __init__(self, oracle: Reasoner, postprocess: Postprocess | None = None):
         self.oracle, self.postprocess = oracle, postprocess or strip_all
 
+    def _scores(self, completions, candidates, label, columns):
+        return self.oracle.score(oracle_tasks(candidates, label), self.postprocess(completions, columns))
+
     def _per_task(self, completions, candidates, label, columns) -> dict[str, np.ndarray]:
-        texts = self.postprocess(completions, columns)
-        scores = self.oracle.score(oracle_tasks(candidates, label), texts)
+        scores = self._scores(completions, candidates, label, columns)
         # a target outside an endpoint's top-k log-probs is a ranked miss, not "no answer"
         return per_task_metrics(scores.values, np.asarray(label), scores.valid,
                                 n_candidates=[len(c) for c in candidates])
@@ -74,8 +76,7 @@ class ProbabilityReward(_OracleReward):
     __name__ = "probability"
 
     def __call__(self, prompts, completions, candidates, label, **columns) -> list[float]:
-        texts = self.postprocess(completions, columns)
-        scores = self.oracle.score(oracle_tasks(candidates, label), texts)
+        scores = self._scores(completions, candidates, label, columns)
         return target_probability(scores.values, np.asarray(label), scores.valid).tolist()
 
 
