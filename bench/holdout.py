@@ -14,15 +14,12 @@ Valid and test are untouched, so both folders score the same test tasks.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 
 
 def newest_rows(table: pa.Table) -> tuple[set[int], set[int]]:
@@ -37,22 +34,21 @@ def newest_rows(table: pa.Table) -> tuple[set[int], set[int]]:
     return ids, ties
 
 
-def split(tasks: Path, out: Path) -> None:
-    table = pq.read_table(tasks / "tasks.parquet")
+def split(tasks_dir: Path, out: Path) -> None:
+    from verbalrec.tasks import load_tasks, save_tasks
+    from verbalrec.tasks.schema import TaskSet
+
+    tasks = load_tasks(tasks_dir)
+    table = tasks.table
     ids, ties = newest_rows(table)
     splits = table["split"].to_pylist()
     keep = {"ws": [i for i in range(len(table)) if i not in ids and i not in ties],
             "s2": [i for i in range(len(table)) if splits[i] != "train" or i in ids]}
     for name, rows in keep.items():
-        folder = out / name
-        shutil.copytree(tasks, folder, dirs_exist_ok=True)
         sub = table.take(pa.array(rows))
-        pq.write_table(sub, folder / "tasks.parquet")
-        manifest = json.loads((folder / "manifest.json").read_text())
-        manifest["counts"] = {s: sub["split"].to_pylist().count(s) for s in ("train", "valid", "test")}
-        manifest["n_tasks"] = len(sub)
-        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        print(folder, manifest["counts"], f"({len(ties)} tied training tasks dropped)")
+        counts = {s: sub["split"].to_pylist().count(s) for s in ("train", "valid", "test")}
+        save_tasks(TaskSet(sub, tasks.catalog, {**tasks.meta, "counts": counts}), out / name)  # atomic, as the CLI writes
+        print(out / name, counts, f"({len(ties)} tied training tasks dropped)")
 
 
 def probe(tasks_dir: str, model: str, limit: int) -> None:

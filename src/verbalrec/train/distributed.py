@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 
 
 def world_size() -> int:
@@ -27,25 +28,17 @@ def _state():
     import torch
     from accelerate import PartialState
 
-    state = PartialState(cpu=not torch.cuda.is_available())
-    global _leave_registered
-    if not _leave_registered:
-        atexit.register(_leave)
-        _leave_registered = True
-    return state
+    return PartialState(cpu=not torch.cuda.is_available())
 
 
-_leave_registered = False
-
-
+@atexit.register
 def _leave() -> None:
     """At exit, leave the process group (not a collective: no process waits for the others).
     Without it the interpreter's exit can abort in gloo's threads ("terminate called without an
     active exception": 2 runs in 3 with two processes on one core), and the launcher then fails
     the whole run."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
+    dist = sys.modules.get("torch.distributed")  # never imported: no group to leave
+    if dist is not None and dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
 
